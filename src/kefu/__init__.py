@@ -1,0 +1,3 @@
+"""kefu: a customer-service contact platform."""
+
+__version__ = "0.1.0"

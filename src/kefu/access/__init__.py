@@ -1,0 +1,1 @@
+"""Access: the HTTP API, the WebSocket endpoint, authentication and input limits."""

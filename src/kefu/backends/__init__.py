@@ -1,0 +1,1 @@
+"""Backends: the store, the live state and the event bus, one module per engine."""

@@ -1,0 +1,113 @@
+"""The ``kefu`` command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from kefu import __version__
+from kefu.config import Settings
+from kefu.routing.router import Strategy
+
+
+@click.group()
+@click.version_option(__version__, prog_name="kefu")
+def main() -> None:
+    """kefu: a customer-service contact platform."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, envvar="KEFU_HOST")
+@click.option("--port", default=8080, show_default=True, type=int, envvar="KEFU_PORT")
+@click.option(
+    "--data-dir",
+    default="./kefu-data",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="KEFU_DATA_DIR",
+)
+@click.option(
+    "--demo",
+    is_flag=True,
+    envvar="KEFU_DEMO",
+    help="Create demo agents and groups; enable demo customer tokens.",
+)
+@click.option(
+    "--store-url",
+    envvar="KEFU_STORE_URL",
+    default=None,
+    help="SQLAlchemy URL of the store (default: SQLite in the data dir).",
+)
+@click.option(
+    "--strategy",
+    type=click.Choice([s.value for s in Strategy]),
+    default=Strategy.LEAST_LOADED.value,
+    show_default=True,
+    envvar="KEFU_STRATEGY",
+)
+@click.option(
+    "--grace",
+    "grace_s",
+    type=float,
+    default=30.0,
+    show_default=True,
+    envvar="KEFU_GRACE_S",
+    help="Seconds a disconnected agent keeps their sessions.",
+)
+@click.option(
+    "--offer-timeout",
+    "offer_timeout_s",
+    type=float,
+    default=120.0,
+    show_default=True,
+    envvar="KEFU_OFFER_TIMEOUT_S",
+    help="Seconds an assigned agent has to answer before reassignment.",
+)
+@click.option(
+    "--classifier-model",
+    type=click.Path(path_type=Path),
+    default=None,
+    envvar="KEFU_CLASSIFIER_MODEL",
+)
+@click.option("--log-level", default="info", show_default=True, envvar="KEFU_LOG_LEVEL")
+@click.option("--no-access-log", is_flag=True, envvar="KEFU_NO_ACCESS_LOG")
+def serve(
+    host: str,
+    port: int,
+    data_dir: Path,
+    demo: bool,
+    store_url: str | None,
+    strategy: str,
+    grace_s: float,
+    offer_timeout_s: float,
+    classifier_model: Path | None,
+    log_level: str,
+    no_access_log: bool,
+) -> None:
+    """Run kefu in one process (SQLite, in-process bus and state)."""
+    import os
+
+    from kefu.server import serve as run
+    from kefu.service import StartupError
+
+    settings = Settings(
+        host=host,
+        port=port,
+        data_dir=data_dir,
+        demo=demo,
+        store_url=store_url,
+        customer_token_secret=os.environ.get("KEFU_CUSTOMER_TOKEN_SECRET"),
+        agent_token_secret=os.environ.get("KEFU_AGENT_TOKEN_SECRET"),
+        customer_token_audience=os.environ.get("KEFU_CUSTOMER_TOKEN_AUDIENCE"),
+        strategy=Strategy(strategy),
+        grace_s=grace_s,
+        offer_timeout_s=offer_timeout_s,
+        classifier_model=classifier_model,
+        log_level=log_level,
+        access_log=not no_access_log,
+    )
+    try:
+        run(settings)
+    except StartupError as exc:
+        raise click.ClickException(str(exc)) from None

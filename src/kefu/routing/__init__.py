@@ -1,0 +1,1 @@
+"""Routing: issue classification, priority, skill-group queues and assignment."""

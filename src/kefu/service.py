@@ -1,0 +1,203 @@
+"""One kefu process: its parts, wired together, and their start and stop."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from starlette.types import ASGIApp
+
+from kefu import __version__
+from kefu.access.auth import Authenticator, TokenSettings, hash_password
+from kefu.access.body_limit import BodyLimit
+from kefu.access.http import build_app
+from kefu.access.protocol import PerKeyLimit
+from kefu.access.ws import CLOSE_GOING_AWAY, WebSocketEndpoint
+from kefu.backends.sql import SqlSettings, SqlStore, sqlite_url
+from kefu.backends.store import AgentRecord
+from kefu.config import Settings
+from kefu.observability.metrics import Metrics, RoutingCollector, RoutingSnapshot
+from kefu.routing.classifier import Classifier, KeywordClassifier
+from kefu.routing.router import AgentStatus, Router
+from kefu.routing.skills import DEFAULT_GROUPS
+from kefu.sessions.engine import EngineSettings, SessionEngine
+from kefu.sessions.fanout import Hub
+
+logger = logging.getLogger(__name__)
+
+DEMO_AGENTS = 8
+DEMO_CAPACITY = 5
+DEMO_PASSWORD = "demo"
+
+
+class StartupError(Exception):
+    """kefu cannot start with these settings; the message says why."""
+
+
+class Kefu:
+    """Everything one process runs, built from :class:`kefu.config.Settings`."""
+
+    version = __version__
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.metrics = Metrics()
+        self.store = SqlStore(
+            SqlSettings(settings.store_url or sqlite_url(settings.data_dir))
+        )
+        self.auth = Authenticator(_token_settings(settings))
+        self.router = Router(settings.strategy, aging_s=settings.aging_s)
+        self.hub = Hub()
+        self.engine = SessionEngine(
+            self.store,
+            self.router,
+            self.hub,
+            _classifier(settings),
+            group_of=settings.group_of,
+            settings=EngineSettings(
+                grace_s=settings.grace_s, offer_timeout_s=settings.offer_timeout_s
+            ),
+        )
+        self.contact_limit = PerKeyLimit(
+            settings.limits.contacts_per_minute / 60.0,
+            settings.limits.contacts_per_minute,
+            "too many contacts; wait before opening another",
+        )
+        self.websocket = WebSocketEndpoint(
+            self.engine, self.auth, settings.limits, self.metrics
+        )
+        self.metrics.watch(RoutingCollector(self._routing_snapshot))
+        self.fastapi = build_app(self)
+        self.app: ASGIApp = BodyLimit(self.fastapi, settings.limits.max_body_bytes)
+        self._started = False
+        self._draining = False
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, _app: Any) -> AsyncIterator[None]:
+        await self.start()
+        try:
+            yield
+        finally:
+            await self.stop()
+
+    async def start(self) -> None:
+        """Open the store, seed the demo if asked, rebuild live state."""
+        await self.store.start()
+        if self.settings.demo:
+            await self._seed_demo()
+        for agent in await self.store.list_agents():
+            self.auth.set_agent_version(
+                agent.id, None if agent.disabled else agent.token_version
+            )
+        await self.engine.start()
+        self._started = True
+        logger.info("kefu started", extra={"demo": self.settings.demo})
+
+    async def drain(self) -> None:
+        """Stop taking work: not ready, and every WebSocket closed with 1001."""
+        self._draining = True
+        await self.websocket.close_all(CLOSE_GOING_AWAY)
+
+    async def stop(self) -> None:
+        """Drain, then finish every accepted write and close the store."""
+        if not self._draining:
+            await self.drain()
+        await self.engine.stop()
+        await self.store.stop()
+        self._started = False
+        logger.info("kefu stopped")
+
+    async def ready(self) -> bool:
+        return self._started and not self._draining and await self.store.ping()
+
+    async def _seed_demo(self) -> None:
+        # Skill groups, then agents in every group, created once per data dir.
+        for group in DEFAULT_GROUPS:
+            await self.store.put_group(group)
+        password_hash: str | None = None
+        for n in range(1, DEMO_AGENTS + 1):
+            agent_id = f"agent-{n}"
+            if await self.store.get_agent(agent_id) is not None:
+                continue
+            password_hash = password_hash or hash_password(DEMO_PASSWORD)
+            await self.store.put_agent(
+                AgentRecord(
+                    id=agent_id,
+                    name=f"Agent {n}",
+                    password_hash=password_hash,
+                    capacity=DEMO_CAPACITY,
+                    skills=DEFAULT_GROUPS,
+                )
+            )
+
+    def _routing_snapshot(self) -> RoutingSnapshot:
+        snapshot: RoutingSnapshot = {}
+        for group, (depth, oldest) in self.engine.queue_snapshot().items():
+            members = self.router.group_members(group)
+            online = [
+                a
+                for a in members
+                if self.router.is_connected(a)
+                and self.router.status(a) is AgentStatus.ONLINE
+            ]
+            snapshot[group] = (
+                depth,
+                oldest or 0.0,
+                len(online),
+                sum(self.router.load(a) for a in members),
+                sum(self.router.capacity(a) for a in online),
+            )
+        return snapshot
+
+
+def _token_settings(settings: Settings) -> TokenSettings:
+    """Secrets from the settings, else generated once and kept in the data dir."""
+    stored = _stored_secrets(settings.data_dir)
+    customer = settings.customer_token_secret
+    if customer is None:
+        if not settings.demo:
+            raise StartupError(
+                "KEFU_CUSTOMER_TOKEN_SECRET is required: the secret the host app "
+                "signs customer tokens with (or run with --demo)"
+            )
+        customer = stored["demo_customer_secret"]
+    return TokenSettings(
+        customer_secret=customer,
+        agent_secret=settings.agent_token_secret or stored["agent_secret"],
+        customer_audience=settings.customer_token_audience,
+    )
+
+
+def _stored_secrets(data_dir: Path) -> dict[str, str]:
+    path = data_dir / "secrets.json"
+    if path.exists():
+        loaded: dict[str, str] = json.loads(path.read_text())
+        return loaded
+    values = {
+        "agent_secret": secrets.token_urlsafe(32),
+        "demo_customer_secret": secrets.token_urlsafe(32),
+    }
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(values, handle)
+    return values
+
+
+def _classifier(settings: Settings) -> Classifier:
+    """The learned model if one is configured or shipped, else keywords."""
+    try:
+        from kefu.classifier import default_model_dir
+        from kefu.classifier.model import OnnxClassifier
+    except ImportError:
+        return KeywordClassifier()
+    model_dir = settings.classifier_model or default_model_dir()
+    if not model_dir.exists():
+        return KeywordClassifier()
+    return OnnxClassifier.load(model_dir)

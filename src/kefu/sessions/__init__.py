@@ -1,0 +1,1 @@
+"""Sessions: the state machine, sequencing, acknowledgements, resume and fan-out."""
