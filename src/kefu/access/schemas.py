@@ -73,10 +73,14 @@ class SessionOut(BaseModel):
     state: Literal["queued", "assigned", "closed"]
     customer_id: str
     agent_id: str | None
+    agent_name: str | None = Field(description="The assigned agent's display name.")
     issue_type: str | None
     skill_group: str
     channel: Channel
     priority: int
+    tier: Literal["regular", "vip"]
+    order_id: str | None
+    order_status: str | None
     queue: QueueOut | None
     created_at: str
     assigned_at: str | None
@@ -135,3 +139,21 @@ class ErrorDetail(BaseModel):
 
 class ErrorOut(BaseModel):
     error: ErrorDetail
+
+
+class SkillGroupsOut(BaseModel):
+    skill_groups: list[str]
+
+
+class AgentOut(BaseModel):
+    id: str
+    name: str
+    status: Literal["online", "away", "offline"]
+    connected: bool
+    load: int
+    capacity: int
+    skills: list[str]
+
+
+class AgentsOut(BaseModel):
+    agents: list[AgentOut]

@@ -200,6 +200,9 @@ class Router:
     def status(self, agent_id: str) -> AgentStatus:
         return self._agent(agent_id).status
 
+    def skills(self, agent_id: str) -> frozenset[str]:
+        return self._agent(agent_id).skills
+
     # -- sessions -----------------------------------------------------------
 
     def enqueue(self, waiting: Waiting, now: float) -> list[Assignment]:

@@ -214,7 +214,7 @@ class SessionEngine:
         session = await self.store.get_session(session_id)
         if session is None or not session.takes_part(who):
             raise NotFound("no such session")
-        return SessionView(session)
+        return SessionView(session, agent_name=self._name_of(session))
 
     async def history(
         self, who: Principal, session_id: str, after_seq: int, limit: int
@@ -397,6 +397,22 @@ class SessionEngine:
     def agent_name(self, agent_id: str) -> str | None:
         return self._names.get(agent_id)
 
+    def agent_roster(self) -> list[dict[str, Any]]:
+        """Every known agent with status, connection and load."""
+        router = self.router
+        return [
+            {
+                "id": agent_id,
+                "name": self._names.get(agent_id, agent_id),
+                "status": router.status(agent_id).value,
+                "connected": router.is_connected(agent_id),
+                "load": router.load(agent_id),
+                "capacity": router.capacity(agent_id),
+                "skills": sorted(router.skills(agent_id)),
+            }
+            for agent_id in router.agents()
+        ]
+
     # -- assignment ---------------------------------------------------------
 
     async def _apply(
@@ -576,10 +592,13 @@ class SessionEngine:
     def _view(self, live: _Live) -> SessionView:
         session = live.session
         if session.state is not SessionState.QUEUED:
-            return SessionView(session)
+            return SessionView(session, agent_name=self._name_of(session))
         info = self._queue_info(session.id, session.skill_group)
         live.last_queue = info
         return SessionView(session, info)
+
+    def _name_of(self, session: Session) -> str | None:
+        return None if session.agent_id is None else self._names.get(session.agent_id)
 
     def _waiting(self, session: Session) -> Waiting:
         return Waiting(

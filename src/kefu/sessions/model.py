@@ -88,6 +88,7 @@ class SessionView:
 
     session: Session
     queue: QueueInfo | None = field(default=None)
+    agent_name: str | None = None
 
 
 # -- transitions ---------------------------------------------------------------
@@ -171,10 +172,14 @@ def session_json(view: SessionView) -> dict[str, Any]:
         "state": session.state.value,
         "customer_id": session.customer_id,
         "agent_id": session.agent_id,
+        "agent_name": view.agent_name,
         "issue_type": session.issue_type,
         "skill_group": session.skill_group,
         "channel": session.channel,
         "priority": session.priority,
+        "tier": session.tier,
+        "order_id": session.order_id,
+        "order_status": session.order_status,
         "queue": queue,
         "created_at": iso(session.created_at),
         "assigned_at": iso(session.assigned_at),
