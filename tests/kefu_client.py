@@ -32,8 +32,11 @@ def free_port() -> int:
 
 def customer_token(customer_id: str, tier: str = "regular", **claims: Any) -> str:
     """A customer token as the host app would mint it."""
-    body: dict[str, Any] = {"sub": customer_id, "tier": tier,
-                            "exp": int(time.time()) + 3600}
+    body: dict[str, Any] = {
+        "sub": customer_id,
+        "tier": tier,
+        "exp": int(time.time()) + 3600,
+    }
     body.update(claims)
     return jwt.encode(body, CUSTOMER_SECRET, algorithm="HS256")
 
@@ -62,9 +65,22 @@ class Server:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "kefu", "serve", "--demo", "--port", str(self.port),
-             "--data-dir", str(self.data_dir), "--no-access-log", *self.args],
-            env=env, stdout=log, stderr=log,
+            [
+                sys.executable,
+                "-m",
+                "kefu",
+                "serve",
+                "--demo",
+                "--port",
+                str(self.port),
+                "--data-dir",
+                str(self.data_dir),
+                "--no-access-log",
+                *self.args,
+            ],
+            env=env,
+            stdout=log,
+            stderr=log,
         )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
@@ -108,10 +124,15 @@ class Api:
     async def close(self) -> None:
         await self.http.aclose()
 
-    async def contact(self, text: str = "where is my food, it is late",
-                      channel: str = "app", **extra: Any) -> dict[str, Any]:
-        r = await self.http.post("/v1/contacts", json={"text": text, "channel": channel,
-                                                       **extra})
+    async def contact(
+        self,
+        text: str = "where is my food, it is late",
+        channel: str = "app",
+        **extra: Any,
+    ) -> dict[str, Any]:
+        r = await self.http.post(
+            "/v1/contacts", json={"text": text, "channel": channel, **extra}
+        )
         assert r.status_code == 201, r.text
         session: dict[str, Any] = r.json()["session"]
         return session
@@ -128,9 +149,13 @@ class Api:
         found: list[dict[str, Any]] = r.json()["sessions"]
         return found
 
-    async def history(self, session_id: str, after_seq: int = 0) -> list[dict[str, Any]]:
-        r = await self.http.get(f"/v1/sessions/{session_id}/messages",
-                                params={"after_seq": after_seq, "limit": 500})
+    async def history(
+        self, session_id: str, after_seq: int = 0
+    ) -> list[dict[str, Any]]:
+        r = await self.http.get(
+            f"/v1/sessions/{session_id}/messages",
+            params={"after_seq": after_seq, "limit": 500},
+        )
         assert r.status_code == 200, r.text
         found: list[dict[str, Any]] = r.json()["messages"]
         return found
@@ -148,8 +173,9 @@ class Api:
 
 async def login(server: Server, agent_id: str, password: str = "demo") -> Api:
     async with httpx.AsyncClient(base_url=server.url) as http:
-        r = await http.post("/v1/agents/login",
-                            json={"agent_id": agent_id, "password": password})
+        r = await http.post(
+            "/v1/agents/login", json={"agent_id": agent_id, "password": password}
+        )
         assert r.status_code == 200, r.text
         return Api(server, r.json()["token"])
 
@@ -178,8 +204,9 @@ class Socket:
     async def send(self, frame: dict[str, Any]) -> None:
         await self.ws.send(orjson.dumps(frame).decode())
 
-    async def wait_for(self, predicate: Any, timeout_s: float = 10.0,
-                       start: int = 0) -> dict[str, Any]:
+    async def wait_for(
+        self, predicate: Any, timeout_s: float = 10.0, start: int = 0
+    ) -> dict[str, Any]:
         """The first frame (from index ``start``) that matches, waiting if needed."""
         async with asyncio.timeout(timeout_s):
             index = start
@@ -199,8 +226,11 @@ class Socket:
         return self.closed_code
 
     def messages(self, session_id: str) -> list[dict[str, Any]]:
-        return [f["message"] for f in self.frames
-                if f["type"] == "message" and f["message"]["session_id"] == session_id]
+        return [
+            f["message"]
+            for f in self.frames
+            if f["type"] == "message" and f["message"]["session_id"] == session_id
+        ]
 
     async def close(self) -> None:
         await self.ws.close()
@@ -223,12 +253,19 @@ async def connect(server: Server, token: str) -> AsyncIterator[Socket]:
 
 def of_type(kind: str, **fields: Any) -> Any:
     def match(frame: dict[str, Any]) -> bool:
-        return frame["type"] == kind and all(frame.get(k) == v for k, v in fields.items())
+        return frame["type"] == kind and all(
+            frame.get(k) == v for k, v in fields.items()
+        )
+
     return match
 
 
 def message_seq(session_id: str, seq: int) -> Any:
     def match(frame: dict[str, Any]) -> bool:
-        return (frame["type"] == "message" and frame["message"]["session_id"] == session_id
-                and frame["message"]["seq"] == seq)
+        return (
+            frame["type"] == "message"
+            and frame["message"]["session_id"] == session_id
+            and frame["message"]["seq"] == seq
+        )
+
     return match

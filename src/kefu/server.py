@@ -41,6 +41,9 @@ class _Server(uvicorn.Server):
             logger.info("stop signal: draining")
             await self.kefu.drain()
             super(_Server, self).handle_exit(sig, frame)
+            # uvicorn would re-raise the signal once stopped, so that the
+            # process dies of it; kefu's drain is complete, so it exits 0.
+            self._captured_signals.clear()
 
         self._drain_task = asyncio.ensure_future(run())
 

@@ -14,7 +14,7 @@ from tests.kefu_client import (
 
 
 async def test_contact_is_assigned_and_both_sides_chat(server: Server) -> None:
-    """An online agent gets a new contact, its first message, and the two chat both ways."""
+    """An online agent gets a new contact and its first message; both sides chat."""
     agent = await login(server, "agent-1")
     async with connect(server, agent.token or "") as agent_ws:
         await agent.status("online")
@@ -32,16 +32,32 @@ async def test_contact_is_assigned_and_both_sides_chat(server: Server) -> None:
         assert first["message"]["text"] == "my order is late"
 
         async with connect(server, customer.token or "") as customer_ws:
-            await agent_ws.send({"type": "send", "session_id": sid,
-                                 "client_msg_id": "a1", "text": "Sorry! Checking."})
+            await agent_ws.send(
+                {
+                    "type": "send",
+                    "session_id": sid,
+                    "client_msg_id": "a1",
+                    "text": "Sorry! Checking.",
+                }
+            )
             ack = await agent_ws.wait_for(of_type("ack", client_msg_id="a1"))
-            assert ack == {"type": "ack", "client_msg_id": "a1", "session_id": sid,
-                           "seq": 2}
+            assert ack == {
+                "type": "ack",
+                "client_msg_id": "a1",
+                "session_id": sid,
+                "seq": 2,
+            }
             got = await customer_ws.wait_for(message_seq(sid, 2))
             assert got["message"]["sender"] == {"role": "agent", "id": "agent-1"}
 
-            await customer_ws.send({"type": "send", "session_id": sid,
-                                    "client_msg_id": "c1", "text": "thanks"})
+            await customer_ws.send(
+                {
+                    "type": "send",
+                    "session_id": sid,
+                    "client_msg_id": "c1",
+                    "text": "thanks",
+                }
+            )
             await customer_ws.wait_for(of_type("ack", client_msg_id="c1"))
             await agent_ws.wait_for(message_seq(sid, 3))
 
@@ -65,10 +81,22 @@ async def test_customer_with_two_devices_sees_every_message_on_both(
             connect(server, customer.token or "") as laptop,
         ):
             for n in range(5):
-                await agent_ws.send({"type": "send", "session_id": sid,
-                                     "client_msg_id": f"a{n}", "text": f"reply {n}"})
-            await phone.send({"type": "send", "session_id": sid, "client_msg_id": "p1",
-                              "text": "from my phone"})
+                await agent_ws.send(
+                    {
+                        "type": "send",
+                        "session_id": sid,
+                        "client_msg_id": f"a{n}",
+                        "text": f"reply {n}",
+                    }
+                )
+            await phone.send(
+                {
+                    "type": "send",
+                    "session_id": sid,
+                    "client_msg_id": "p1",
+                    "text": "from my phone",
+                }
+            )
             for device in (phone, laptop):
                 await device.wait_for(message_seq(sid, 7))
                 seqs = [m["seq"] for m in device.messages(sid)]
@@ -92,8 +120,14 @@ async def test_offline_customer_resumes_all_missed_messages_in_order(
             await ws.wait_for(of_type("resumed", session_id=sid))
         # The customer is offline now.
         for n in range(5):
-            await agent_ws.send({"type": "send", "session_id": sid,
-                                 "client_msg_id": f"m{n}", "text": f"update {n}"})
+            await agent_ws.send(
+                {
+                    "type": "send",
+                    "session_id": sid,
+                    "client_msg_id": f"m{n}",
+                    "text": f"update {n}",
+                }
+            )
             await agent_ws.wait_for(of_type("ack", client_msg_id=f"m{n}"))
         async with connect(server, customer.token or "") as ws:
             await ws.send({"type": "resume", "session_id": sid, "after_seq": 1})
@@ -153,12 +187,14 @@ async def test_closing_notifies_both_and_frees_the_agent(server: Server) -> None
             lambda f: f["type"] == "session" and f["session"]["state"] == "closed"
         )
         assert await agent.my_sessions() == []
-        r = await customer.http.post(f"/v1/sessions/{sid}/messages",
-                                     json={"text": "x", "client_msg_id": "late"})
+        r = await customer.http.post(
+            f"/v1/sessions/{sid}/messages", json={"text": "x", "client_msg_id": "late"}
+        )
         assert r.status_code == 409
         assert r.json()["error"]["code"] == "session_closed"
-        await agent_ws.send({"type": "send", "session_id": sid,
-                             "client_msg_id": "z", "text": "x"})
+        await agent_ws.send(
+            {"type": "send", "session_id": sid, "client_msg_id": "z", "text": "x"}
+        )
         error = await agent_ws.wait_for(of_type("error", client_msg_id="z"))
         assert error["code"] == "session_closed"
     await agent.close()
@@ -172,7 +208,9 @@ async def test_agent_connect_lists_their_open_sessions(server: Server) -> None:
         await agent.status("online")
         customer = Api(server, customer_token("gina"))
         sid = (await customer.contact("rider was rude"))["id"]
-        await ws.wait_for(lambda f: f["type"] == "session" and f["session"]["id"] == sid)
+        await ws.wait_for(
+            lambda f: f["type"] == "session" and f["session"]["id"] == sid
+        )
         async with connect(server, agent.token or "") as second:
             frame = await second.wait_for(of_type("session"))
             assert frame["session"]["id"] == sid

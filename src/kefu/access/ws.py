@@ -149,6 +149,7 @@ class WebSocketEndpoint:
             self.connections.discard(conn)
             await self.engine.disconnected(conn)
             conn.close(conn.close_code or CLOSE_GOING_AWAY)
+            await conn.finished(timeout_s=2.0)
 
     async def close_all(self, code: int, timeout_s: float = 2.0) -> None:
         """Close every connection with ``code`` and wait for the close frames."""
