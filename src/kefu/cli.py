@@ -70,6 +70,12 @@ def main() -> None:
     default=None,
     envvar="KEFU_CLASSIFIER_MODEL",
 )
+@click.option(
+    "--sms-url",
+    envvar="KEFU_SMS_URL",
+    default=None,
+    help="Base URL of the SMS provider for verification codes.",
+)
 @click.option("--log-level", default="info", show_default=True, envvar="KEFU_LOG_LEVEL")
 @click.option("--no-access-log", is_flag=True, envvar="KEFU_NO_ACCESS_LOG")
 def serve(
@@ -82,6 +88,7 @@ def serve(
     grace_s: float,
     offer_timeout_s: float,
     classifier_model: Path | None,
+    sms_url: str | None,
     log_level: str,
     no_access_log: bool,
 ) -> None:
@@ -104,6 +111,7 @@ def serve(
         grace_s=grace_s,
         offer_timeout_s=offer_timeout_s,
         classifier_model=classifier_model,
+        sms_url=sms_url,
         log_level=log_level,
         access_log=not no_access_log,
     )
@@ -111,3 +119,19 @@ def serve(
         run(settings)
     except StartupError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+@main.command("fake-sms")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=9090, show_default=True, type=int)
+@click.option("--latency-ms", default=200.0, show_default=True, type=float)
+@click.option("--failure-rate", default=0.0, show_default=True, type=float)
+def fake_sms(host: str, port: int, latency_ms: float, failure_rate: float) -> None:
+    """Run a fake SMS provider (change it live with PUT /control)."""
+    import uvicorn
+
+    from kefu.simulator.fake_sms import Behaviour, FakeSms
+
+    provider = FakeSms(Behaviour(latency_ms=latency_ms, failure_rate=failure_rate))
+    uvicorn.run(provider.app(), host=host, port=port, log_level="warning",
+                timeout_graceful_shutdown=1)

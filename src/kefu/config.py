@@ -43,6 +43,10 @@ class Settings:
     offer_timeout_s: float = 120.0
     aging_s: float = 10.0
     classifier_model: Path | None = None
+    #: Base URL of the SMS provider; without one, sensitive contacts go on
+    #: marked ``unavailable``.
+    sms_url: str | None = None
+    sensitive_issue_types: frozenset[str] = frozenset({"refund", "account"})
     log_level: str = "info"
     access_log: bool = True
     limits: Limits = field(default_factory=Limits)

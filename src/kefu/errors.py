@@ -88,3 +88,23 @@ class StoreUnavailable(Overloaded):
     """The durable store refused a write (disk full, connection lost)."""
 
     code = "store_unavailable"
+
+
+class WrongCode(InvalidRequest):
+    """The verification code does not match; the message says how many tries
+    are left."""
+
+    code = "wrong_code"
+
+
+class CodeExpired(InvalidRequest):
+    """The verification code has expired; verification has failed."""
+
+    code = "code_expired"
+
+
+class VerificationClosed(Conflict):
+    """No code is waiting to be checked: none was sent, or verification is
+    already over (verified, failed or unavailable)."""
+
+    code = "verification_closed"

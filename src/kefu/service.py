@@ -14,20 +14,26 @@ from typing import Any
 from starlette.types import ASGIApp
 
 from kefu import __version__
+from kefu.access.admission import Admission
 from kefu.access.auth import Authenticator, TokenSettings, hash_password
 from kefu.access.body_limit import BodyLimit
 from kefu.access.http import build_app
 from kefu.access.protocol import PerKeyLimit
+from kefu.access.socket_io import SocketIoEndpoint
 from kefu.access.ws import CLOSE_GOING_AWAY, WebSocketEndpoint
+from kefu.backends.bus import VERIFICATION_TOPIC, InProcessBus
 from kefu.backends.sql import SqlSettings, SqlStore, sqlite_url
 from kefu.backends.store import AgentRecord
 from kefu.config import Settings
 from kefu.observability.metrics import Metrics, RoutingCollector, RoutingSnapshot
+from kefu.observability.resilience_metrics import ResilienceMetrics
+from kefu.resilience import CircuitBreaker
 from kefu.routing.classifier import Classifier, KeywordClassifier
 from kefu.routing.router import AgentStatus, Router
 from kefu.routing.skills import DEFAULT_GROUPS
 from kefu.sessions.engine import EngineSettings, SessionEngine
 from kefu.sessions.fanout import Hub
+from kefu.workers.verification import SMS_BREAKER, HttpSmsProvider, VerificationWorker
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +61,7 @@ class Kefu:
         self.auth = Authenticator(_token_settings(settings))
         self.router = Router(settings.strategy, aging_s=settings.aging_s)
         self.hub = Hub()
+        self.bus = InProcessBus()
         self.engine = SessionEngine(
             self.store,
             self.router,
@@ -62,9 +69,18 @@ class Kefu:
             _classifier(settings),
             group_of=settings.group_of,
             settings=EngineSettings(
-                grace_s=settings.grace_s, offer_timeout_s=settings.offer_timeout_s
+                grace_s=settings.grace_s,
+                offer_timeout_s=settings.offer_timeout_s,
+                sensitive_issue_types=settings.sensitive_issue_types,
             ),
+            bus=self.bus,
+            verification_key=_secret(settings.data_dir, "verification_key"),
         )
+        self.admission = Admission.adaptive()
+        self.sms_breaker = CircuitBreaker("sms", SMS_BREAKER)
+        self.sms = HttpSmsProvider(settings.sms_url) if settings.sms_url else None
+        self.verifier = VerificationWorker(self.engine, self.sms, self.sms_breaker)
+        self.bus.subscribe("verification", VERIFICATION_TOPIC, self.verifier.handle)
         self.contact_limit = PerKeyLimit(
             settings.limits.contacts_per_minute / 60.0,
             settings.limits.contacts_per_minute,
@@ -74,8 +90,17 @@ class Kefu:
             self.engine, self.auth, settings.limits, self.metrics
         )
         self.metrics.watch(RoutingCollector(self._routing_snapshot))
+        self.resilience_metrics = ResilienceMetrics(self.metrics.registry)
+        if self.admission.limiter is not None:
+            self.resilience_metrics.bind_limiter(self.admission.limiter)
+        self.resilience_metrics.bind_breaker(self.sms_breaker)
+        self.socketio = SocketIoEndpoint(
+            self.engine, self.auth, settings.limits, self.metrics
+        )
         self.fastapi = build_app(self)
-        self.app: ASGIApp = BodyLimit(self.fastapi, settings.limits.max_body_bytes)
+        self.app: ASGIApp = self.socketio.asgi_app(
+            BodyLimit(self.fastapi, settings.limits.max_body_bytes)
+        )
         self._started = False
         self._draining = False
 
@@ -97,6 +122,7 @@ class Kefu:
                 agent.id, None if agent.disabled else agent.token_version
             )
         await self.engine.start()
+        await self.bus.start()
         self._started = True
         logger.info("kefu started", extra={"demo": self.settings.demo})
 
@@ -104,13 +130,17 @@ class Kefu:
         """Stop taking work: not ready, and every WebSocket closed with 1001."""
         self._draining = True
         await self.websocket.close_all(CLOSE_GOING_AWAY)
+        await self.socketio.close_all()
 
     async def stop(self) -> None:
         """Drain, then finish every accepted write and close the store."""
         if not self._draining:
             await self.drain()
+        await self.bus.stop()
         await self.engine.stop()
         await self.store.stop()
+        if self.sms is not None:
+            await self.sms.close()
         self._started = False
         logger.info("kefu stopped")
 
@@ -175,18 +205,28 @@ def _token_settings(settings: Settings) -> TokenSettings:
     )
 
 
+def _secret(data_dir: Path, name: str) -> bytes:
+    return _stored_secrets(data_dir)[name].encode()
+
+
+_SECRET_NAMES = ("agent_secret", "demo_customer_secret", "verification_key")
+
+
 def _stored_secrets(data_dir: Path) -> dict[str, str]:
+    """Secrets generated on first use and kept (mode 0600) in the data dir."""
     path = data_dir / "secrets.json"
-    if path.exists():
-        loaded: dict[str, str] = json.loads(path.read_text())
-        return loaded
-    values = {
-        "agent_secret": secrets.token_urlsafe(32),
-        "demo_customer_secret": secrets.token_urlsafe(32),
-    }
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    values: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    missing = [name for name in _SECRET_NAMES if name not in values]
+    if not missing:
+        return values
+    for name in missing:
+        values[name] = secrets.token_urlsafe(32)
+    # Write a new file beside the old one, then swap, so no reader sees half.
+    fresh = path.with_suffix(".tmp")
+    fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         json.dump(values, handle)
+    os.replace(fresh, path)
     return values
 
 

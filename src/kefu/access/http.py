@@ -19,8 +19,17 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kefu.access import schemas
+from kefu.access.admission import CONTACT, HISTORY, LIVE
 from kefu.access.auth import verify_password
-from kefu.errors import Forbidden, InvalidRequest, KefuError, NotFound, Unauthorized
+from kefu.access.pages import add_page_routes
+from kefu.errors import (
+    Forbidden,
+    InvalidRequest,
+    KefuError,
+    NotFound,
+    Overloaded,
+    Unauthorized,
+)
 from kefu.routing.router import AgentStatus
 from kefu.sessions.model import Principal, Role, iso, message_json, session_json
 
@@ -69,6 +78,7 @@ def build_app(kefu: "Kefu") -> FastAPI:
     _add_ops_routes(app, kefu)
     if kefu.settings.demo:
         _add_demo_routes(app, kefu)
+    add_page_routes(app, kefu)
     app.add_api_websocket_route("/v1/ws", kefu.websocket)
     return app
 
@@ -116,9 +126,13 @@ def _add_customer_routes(app: FastAPI, kefu: "Kefu") -> None:
         started = time.perf_counter()
         kefu.contact_limit.check(who.id)
         try:
-            view = await kefu.engine.open_contact(
-                who, body.text, body.channel, body.order_id, body.order_status
-            )
+            async with kefu.admission.admit(CONTACT):
+                view = await kefu.engine.open_contact(
+                    who, body.text, body.channel, body.order_id, body.order_status
+                )
+        except Overloaded:
+            kefu.metrics.contacts.labels("shed", body.channel).inc()
+            raise
         except KefuError:
             kefu.metrics.contacts.labels("failed", body.channel).inc()
             raise
@@ -142,7 +156,8 @@ def _add_session_routes(app: FastAPI, kefu: "Kefu") -> None:
     )
     async def get_session(session_id: str, who: Who) -> Response:
         """A session the caller takes part in."""
-        view = await kefu.engine.get_session(who, session_id)
+        async with kefu.admission.admit(HISTORY):
+            view = await kefu.engine.get_session(who, session_id)
         return json_response({"session": session_json(view)})
 
     @app.get(
@@ -158,7 +173,8 @@ def _add_session_routes(app: FastAPI, kefu: "Kefu") -> None:
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
     ) -> Response:
         """Messages after ``after_seq`` in ascending seq order."""
-        found, more = await kefu.engine.history(who, session_id, after_seq, limit)
+        async with kefu.admission.admit(HISTORY):
+            found, more = await kefu.engine.history(who, session_id, after_seq, limit)
         return json_response(
             {"messages": [message_json(m) for m in found], "has_more": more}
         )
@@ -180,9 +196,10 @@ def _add_session_routes(app: FastAPI, kefu: "Kefu") -> None:
         session_id: str, body: schemas.MessageIn, who: Who
     ) -> Response:
         """Send a message; the same client_msg_id again returns the stored one."""
-        message, created = await kefu.engine.post_message(
-            who, session_id, body.text, body.client_msg_id
-        )
+        async with kefu.admission.admit(LIVE):
+            message, created = await kefu.engine.post_message(
+                who, session_id, body.text, body.client_msg_id
+            )
         return json_response(
             {"message": message_json(message)}, 201 if created else 200
         )
@@ -195,7 +212,8 @@ def _add_session_routes(app: FastAPI, kefu: "Kefu") -> None:
     )
     async def close_session(session_id: str, who: Who) -> Response:
         """Close a session (customer or its agent)."""
-        view = await kefu.engine.close(who, session_id)
+        async with kefu.admission.admit(LIVE):
+            view = await kefu.engine.close(who, session_id)
         return json_response({"session": session_json(view)})
 
     @app.post(
@@ -206,9 +224,22 @@ def _add_session_routes(app: FastAPI, kefu: "Kefu") -> None:
     )
     async def transfer(session_id: str, body: schemas.TransferIn, who: Who) -> Response:
         """Move a session to a skill group's queue or to a named agent."""
-        view = await kefu.engine.transfer(
-            who, session_id, skill_group=body.skill_group, agent_id=body.agent_id
-        )
+        async with kefu.admission.admit(LIVE):
+            view = await kefu.engine.transfer(
+                who, session_id, skill_group=body.skill_group, agent_id=body.agent_id
+            )
+        return json_response({"session": session_json(view)})
+
+    @app.post(
+        "/v1/sessions/{session_id}/verify",
+        response_model=schemas.SessionEnvelope,
+        responses=_ERRORS,
+        tags=["sessions"],
+    )
+    async def verify(session_id: str, body: schemas.VerifyIn, who: Who) -> Response:
+        """The customer confirms their identity with the code sent by SMS."""
+        async with kefu.admission.admit(LIVE):
+            view = await kefu.engine.verify(who, session_id, body.code)
         return json_response({"session": session_json(view)})
 
 

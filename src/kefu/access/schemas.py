@@ -29,6 +29,12 @@ class MessageIn(BaseModel):
     client_msg_id: Id
 
 
+class VerifyIn(BaseModel):
+    code: Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")] = Field(
+        description="The 6-digit code the customer received by SMS."
+    )
+
+
 class StatusIn(BaseModel):
     status: Literal["online", "away", "offline"]
 
@@ -68,6 +74,10 @@ class QueueOut(BaseModel):
     )
 
 
+class VerificationOut(BaseModel):
+    state: Literal["pending", "verified", "failed", "unavailable"]
+
+
 class SessionOut(BaseModel):
     id: str
     state: Literal["queued", "assigned", "closed"]
@@ -86,6 +96,9 @@ class SessionOut(BaseModel):
     assigned_at: str | None
     closed_at: str | None
     last_seq: int
+    verification: VerificationOut | None = Field(
+        description="Present for sensitive issue types (refund, account)."
+    )
 
 
 class SenderOut(BaseModel):

@@ -43,6 +43,7 @@ sessions = Table(
     Column("closed_at", Double),
     Column("first_response_at", Double),
     Column("last_seq", Integer, nullable=False),
+    Column("verification", String(16)),
     Index("ix_kefu_sessions_state", "state"),
     Index("ix_kefu_sessions_customer", "customer_id"),
 )
@@ -77,6 +78,15 @@ skill_groups = Table(
     "kefu_skill_groups",
     metadata,
     Column("name", String(64), primary_key=True),
+)
+
+verifications = Table(
+    "kefu_verifications",
+    metadata,
+    Column("session_id", String(64), primary_key=True),
+    Column("code_hash", String(64), nullable=False),
+    Column("expires_at", Double, nullable=False),
+    Column("attempts", Integer, nullable=False),
 )
 
 meta = Table(

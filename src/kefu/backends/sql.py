@@ -29,6 +29,7 @@ from kefu.backends import schema
 from kefu.backends.store import AgentRecord
 from kefu.errors import Overloaded, StoreUnavailable
 from kefu.sessions.model import Message, Role, Session, SessionState
+from kefu.sessions.verification import Challenge, VerificationState
 
 logger = logging.getLogger(__name__)
 
@@ -167,6 +168,30 @@ class SqlStore:
         )
         rows = await self._read(lambda conn: conn.execute(query).all())
         return {row[0]: row[1] for row in rows}
+
+    # -- verification codes -------------------------------------------------
+
+    async def put_challenge(self, challenge: Challenge) -> None:
+        values = {
+            "session_id": challenge.session_id,
+            "code_hash": challenge.code_hash,
+            "expires_at": challenge.expires_at,
+            "attempts": challenge.attempts,
+        }
+        await self._write(
+            lambda conn: _upsert(conn, schema.verifications, "session_id", values)
+        )
+
+    async def get_challenge(self, session_id: str) -> Challenge | None:
+        table = schema.verifications
+        query = select(table).where(table.c.session_id == session_id)
+        row = await self._read(lambda conn: conn.execute(query).first())
+        if row is None:
+            return None
+        m = row._mapping
+        return Challenge(
+            m["session_id"], m["code_hash"], m["expires_at"], m["attempts"]
+        )
 
     # -- agents, groups, meta -----------------------------------------------
 
@@ -371,6 +396,9 @@ def _session_row(session: Session) -> dict[str, Any]:
         "closed_at": session.closed_at,
         "first_response_at": session.first_response_at,
         "last_seq": session.last_seq,
+        "verification": None
+        if session.verification is None
+        else session.verification.value,
     }
 
 
@@ -394,6 +422,9 @@ def _session_from(row: Row[Any]) -> Session:
         closed_at=m["closed_at"],
         first_response_at=m["first_response_at"],
         last_seq=m["last_seq"],
+        verification=None
+        if m["verification"] is None
+        else VerificationState(m["verification"]),
     )
 
 

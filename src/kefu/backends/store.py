@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from kefu.sessions.model import Message, Session
+from kefu.sessions.verification import Challenge
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +54,11 @@ class Store(Protocol):
     async def client_msg_ids(self, session_id: str) -> dict[str, int]: ...
 
     async def message_by_seq(self, session_id: str, seq: int) -> Message | None: ...
+
+    # -- verification codes
+    async def put_challenge(self, challenge: Challenge) -> None: ...
+
+    async def get_challenge(self, session_id: str) -> Challenge | None: ...
 
     # -- agents and skill groups
     async def put_agent(self, agent: AgentRecord) -> None: ...

@@ -21,14 +21,26 @@ from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import orjson
+
+from kefu.backends.bus import VERIFICATION_TOPIC, Bus
 from kefu.backends.store import AgentRecord, Store
-from kefu.errors import Conflict, InvalidRequest, NotFound, StoreUnavailable
+from kefu.errors import (
+    CodeExpired,
+    Conflict,
+    InvalidRequest,
+    NotFound,
+    Overloaded,
+    StoreUnavailable,
+    VerificationClosed,
+    WrongCode,
+)
 from kefu.routing.classifier import Classifier
 from kefu.routing.erlang import wait_at_position_s
 from kefu.routing.priority import base_priority
 from kefu.routing.router import AgentStatus, Assignment, Router, Waiting
 from kefu.routing.skills import skill_group_for
-from kefu.sessions import frames, model
+from kefu.sessions import frames, model, verification
 from kefu.sessions.fanout import Connection, Fanout, Hub, UserKey
 from kefu.sessions.model import (
     Message,
@@ -39,6 +51,7 @@ from kefu.sessions.model import (
     SessionState,
     SessionView,
 )
+from kefu.sessions.verification import Challenge, VerificationState
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +67,8 @@ class EngineSettings:
     default_handle_time_s: float = 300.0
     #: Most messages one resume sends per store read.
     resume_page: int = 500
+    #: Issue types whose contacts need the customer's identity confirmed.
+    sensitive_issue_types: frozenset[str] = frozenset({"refund", "account"})
 
 
 @dataclass(slots=True)
@@ -83,6 +98,8 @@ class SessionEngine:
         group_of: Mapping[str, str],
         settings: EngineSettings | None = None,
         fanout: Fanout | None = None,
+        bus: Bus | None = None,
+        verification_key: bytes = b"",
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
@@ -93,6 +110,8 @@ class SessionEngine:
         self.group_of = group_of
         self.settings = settings or EngineSettings()
         self.clock = clock
+        self.bus = bus
+        self.verification_key = verification_key
         self._live: dict[str, _Live] = {}
         self._by_customer: dict[str, set[str]] = {}
         self._grace: dict[str, asyncio.TimerHandle] = {}
@@ -170,6 +189,9 @@ class SessionEngine:
             order_status=order_status,
             created_at=now,
             last_seq=1,
+            verification=VerificationState.PENDING
+            if issue_type in self.settings.sensitive_issue_types
+            else None,
         )
         first = Message(session.id, 1, Role.CUSTOMER, customer.id, text, now)
 
@@ -201,6 +223,8 @@ class SessionEngine:
         )
         await self._apply(a for a in assignments if a.session_id != session.id)
         self._mark_dirty(session.skill_group)
+        if session.verification is VerificationState.PENDING:
+            view = await self._request_verification(live) or view
         return view
 
     # -- reading ------------------------------------------------------------
@@ -412,6 +436,81 @@ class SessionEngine:
             }
             for agent_id in router.agents()
         ]
+
+    # -- verification -------------------------------------------------------
+
+    async def _request_verification(self, live: _Live) -> SessionView | None:
+        """Ask the verification worker for a code; never wait for the SMS.
+
+        Returns the session's new view when the request could not even be
+        queued (the session is then marked unavailable at once).
+        """
+        session = live.session
+        payload = orjson.dumps(
+            {"session_id": session.id, "customer_id": session.customer_id}
+        )
+        try:
+            if self.bus is None:
+                raise Overloaded("no verification worker")
+            await self.bus.publish(VERIFICATION_TOPIC, session.id.encode(), payload)
+        except Overloaded:
+            logger.warning(
+                "verification not requested", extra={"session_id": session.id}
+            )
+            await self.set_verification(session.id, VerificationState.UNAVAILABLE)
+            return self._view(live)
+        return None
+
+    async def store_challenge(self, challenge: Challenge) -> bool:
+        """Keep a freshly issued code's hash; False if the session no longer
+        waits for one."""
+        live = self._live.get(challenge.session_id)
+        if live is None or live.session.verification is not VerificationState.PENDING:
+            return False
+        await self.store.put_challenge(challenge)
+        return True
+
+    async def set_verification(self, session_id: str, state: VerificationState) -> None:
+        """Record a verification outcome and tell both sides."""
+        live = self._live.get(session_id)
+        if live is None:
+            return
+        async with live.lock:
+            if live.session.verification is not VerificationState.PENDING:
+                return
+            session = replace(live.session, verification=state)
+            await asyncio.shield(self.store.save_session(session))
+            live.session = session
+            self._deliver(session, frames.session_frame(self._view(live)))
+        logger.info(
+            "verification", extra={"session_id": session_id, "state": state.value}
+        )
+
+    async def verify(self, who: Principal, session_id: str, code: str) -> SessionView:
+        """Check a code the customer typed."""
+        if who.role is not Role.CUSTOMER:
+            raise NotFound("no such session")
+        live = await self._participant_live(who, session_id)
+        if live.session.verification is not VerificationState.PENDING:
+            raise VerificationClosed("no verification code is waiting")
+        challenge = await self.store.get_challenge(session_id)
+        if challenge is None:
+            raise VerificationClosed("the code has not been sent yet")
+        outcome, counted = verification.check(
+            challenge, self.verification_key, code, self.clock()
+        )
+        await self.store.put_challenge(counted)
+        if outcome is verification.Outcome.VERIFIED:
+            await self.set_verification(session_id, VerificationState.VERIFIED)
+        elif outcome is verification.Outcome.WRONG:
+            left = verification.attempts_left(counted)
+            raise WrongCode(f"the code is wrong; {left} tries left")
+        else:
+            await self.set_verification(session_id, VerificationState.FAILED)
+            if outcome is verification.Outcome.EXPIRED:
+                raise CodeExpired("the code has expired")
+            raise WrongCode("the code is wrong; no tries left")
+        return self._view(live)
 
     # -- assignment ---------------------------------------------------------
 

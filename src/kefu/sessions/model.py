@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kefu.errors import Conflict, SessionClosed
+from kefu.sessions.verification import VerificationState
 
 
 class SessionState(enum.StrEnum):
@@ -57,6 +58,8 @@ class Session:
     closed_at: float | None = None
     first_response_at: float | None = None
     last_seq: int = 0
+    #: Identity verification, for sensitive issue types only.
+    verification: VerificationState | None = None
 
     def takes_part(self, principal: Principal) -> bool:
         """Whether the principal is the session's customer or current agent."""
@@ -185,6 +188,9 @@ def session_json(view: SessionView) -> dict[str, Any]:
         "assigned_at": iso(session.assigned_at),
         "closed_at": iso(session.closed_at),
         "last_seq": session.last_seq,
+        "verification": None
+        if session.verification is None
+        else {"state": session.verification.value},
     }
 
 

@@ -1,0 +1,1 @@
+"""Simulator: a fake SMS provider, simulated customers and agents, replays."""

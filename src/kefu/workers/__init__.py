@@ -1,0 +1,1 @@
+"""Workers: consumers of the event bus (verification codes, webhooks)."""
