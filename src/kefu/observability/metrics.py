@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
@@ -27,6 +29,29 @@ _LATENCY_BUCKETS = (
     5.0,
     10.0,
 )
+
+
+#: A canary run takes a contact, an agent's answer and a close: seconds, not ms.
+_CANARY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+#: Values of ``kefu_canary_runs_total{outcome}``.
+CANARY_OUTCOMES = ("success", "failure")
+
+
+class LagRow(Protocol):
+    """One consumer group's backlog on one partition (the bus's ``Lag``)."""
+
+    @property
+    def group(self) -> str: ...
+
+    @property
+    def topic(self) -> str: ...
+
+    @property
+    def partition(self) -> int: ...
+
+    @property
+    def events(self) -> int: ...
 
 
 class Metrics:
@@ -90,6 +115,42 @@ class Metrics:
             ["code"],
             registry=r,
         )
+        self.store_latency = Histogram(
+            "kefu_store_seconds",
+            "Time of one store operation, call to result, by operation.",
+            ["op"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.store_pending_writes = Gauge(
+            "kefu_store_pending_writes",
+            "Writes accepted by the store and not yet durable.",
+            registry=r,
+        )
+        self.canary_latency = Histogram(
+            "kefu_canary_seconds",
+            "Time of one canary run, contact to close.",
+            buckets=_CANARY_BUCKETS,
+            registry=r,
+        )
+        self.canary_runs = Counter(
+            "kefu_canary_runs_total",
+            "Canary runs by outcome.",
+            ["outcome"],
+            registry=r,
+        )
+        for outcome in CANARY_OUTCOMES:
+            self.canary_runs.labels(outcome)
+        # Success and last-run time appear only once a canary has run, so
+        # that a node without a canary never looks like one that fails.
+        self._canary = _CanaryCollector()
+        r.register(self._canary)
+
+    def record_canary(self, ok: bool, seconds: float) -> None:
+        """Export one finished canary run: its outcome, duration and time."""
+        self.canary_latency.observe(seconds)
+        self.canary_runs.labels("success" if ok else "failure").inc()
+        self._canary.last = (ok, time.time())
 
     def watch(self, collector: Collector) -> None:
         self.registry.register(collector)
@@ -135,3 +196,44 @@ class RoutingCollector(Collector):
             load.add_metric([group], row[3])
             capacity.add_metric([group], row[4])
         yield from (depth, oldest, online, load, capacity)
+
+
+class BusLagCollector(Collector):
+    """Consumer lag read from the event bus at scrape time."""
+
+    def __init__(self, lag: Callable[[], Iterable[LagRow]]) -> None:
+        self._lag = lag
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "kefu_bus_consumer_lag",
+            "Events published and not yet processed, per consumer group, "
+            "topic and partition.",
+            labels=["group", "topic", "partition"],
+        )
+        for row in sorted(self._lag(), key=lambda r: (r.group, r.topic, r.partition)):
+            family.add_metric([row.group, row.topic, str(row.partition)], row.events)
+        yield family
+
+
+class _CanaryCollector(Collector):
+    """The last canary run's outcome and time; nothing before the first run."""
+
+    def __init__(self) -> None:
+        #: (succeeded, finished at in seconds since the epoch)
+        self.last: tuple[bool, float] | None = None
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        if self.last is None:
+            return
+        ok, finished_at = self.last
+        yield GaugeMetricFamily(
+            "kefu_canary_success",
+            "1 if the last canary run succeeded, 0 if it failed.",
+            value=1 if ok else 0,
+        )
+        yield GaugeMetricFamily(
+            "kefu_canary_last_run_timestamp_seconds",
+            "When the last canary run finished, in seconds since the epoch.",
+            value=finished_at,
+        )
