@@ -76,6 +76,13 @@ def main() -> None:
     default=None,
     help="Base URL of the SMS provider for verification codes.",
 )
+@click.option(
+    "--defects",
+    default="none",
+    envvar="KEFU_DEFECTS",
+    hidden=True,
+    help="Replays only: switch on defects of the replaced system.",
+)
 @click.option("--log-level", default="info", show_default=True, envvar="KEFU_LOG_LEVEL")
 @click.option("--no-access-log", is_flag=True, envvar="KEFU_NO_ACCESS_LOG")
 def serve(
@@ -89,12 +96,14 @@ def serve(
     offer_timeout_s: float,
     classifier_model: Path | None,
     sms_url: str | None,
+    defects: str,
     log_level: str,
     no_access_log: bool,
 ) -> None:
     """Run kefu in one process (SQLite, in-process bus and state)."""
     import os
 
+    from kefu.access.defects import parse as parse_defects
     from kefu.server import serve as run
     from kefu.service import StartupError
 
@@ -112,6 +121,7 @@ def serve(
         offer_timeout_s=offer_timeout_s,
         classifier_model=classifier_model,
         sms_url=sms_url,
+        defects=parse_defects(defects),
         log_level=log_level,
         access_log=not no_access_log,
     )
@@ -133,5 +143,62 @@ def fake_sms(host: str, port: int, latency_ms: float, failure_rate: float) -> No
     from kefu.simulator.fake_sms import Behaviour, FakeSms
 
     provider = FakeSms(Behaviour(latency_ms=latency_ms, failure_rate=failure_rate))
-    uvicorn.run(provider.app(), host=host, port=port, log_level="warning",
-                timeout_graceful_shutdown=1)
+    uvicorn.run(
+        provider.app(),
+        host=host,
+        port=port,
+        log_level="warning",
+        timeout_graceful_shutdown=1,
+    )
+
+
+@main.group()
+def replay() -> None:
+    """Replay the outage kefu is built to survive."""
+
+
+@replay.command("outage")
+@click.option(
+    "--defects",
+    "defect_runs",
+    multiple=True,
+    help="all, none, or a,b,...; once per run (default: all, then none).",
+)
+@click.option(
+    "--duration-scale",
+    default=1.0,
+    show_default=True,
+    type=float,
+    help="Stretch (or shrink) every phase of the replay.",
+)
+@click.option("--seed", default=7, show_default=True, type=int)
+@click.option("--json", "json_out", type=click.Path(path_type=Path), default=None)
+@click.option("--plot", "plot_out", type=click.Path(path_type=Path), default=None)
+def replay_outage(
+    defect_runs: tuple[str, ...],
+    duration_scale: float,
+    seed: int,
+    json_out: Path | None,
+    plot_out: Path | None,
+) -> None:
+    """Base load, a 3x surge with the SMS provider at 15 s, then recovery."""
+    import asyncio
+    import json
+
+    from kefu.access.defects import parse
+    from kefu.simulator import replay as sim
+
+    try:
+        runs = [sorted(parse(spec)) for spec in (defect_runs or ("all", "none"))]
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--defects") from None
+    scenario = sim.Scenario(seed=seed).scaled(duration_scale)
+    click.echo(f"replaying {len(runs)} runs of {scenario.duration_s:.0f} s each")
+    report = asyncio.run(sim.replay_outage(runs, scenario))
+    click.echo(f"calibration: {report['calibration']}")
+    click.echo(sim.table(report))
+    if json_out is not None:
+        public = {k: v for k, v in report.items() if not k.startswith("_")}
+        json_out.write_text(json.dumps(public, indent=2))
+    if plot_out is not None:
+        sim.plot(report, plot_out)

@@ -47,6 +47,9 @@ class Settings:
     #: marked ``unavailable``.
     sms_url: str | None = None
     sensitive_issue_types: frozenset[str] = frozenset({"refund", "account"})
+    #: Defects of the replaced system, switched on for replays only; see
+    #: :mod:`kefu.access.defects`.
+    defects: frozenset[str] = frozenset()
     log_level: str = "info"
     access_log: bool = True
     limits: Limits = field(default_factory=Limits)

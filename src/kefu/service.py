@@ -14,6 +14,7 @@ from typing import Any
 from starlette.types import ASGIApp
 
 from kefu import __version__
+from kefu.access import defects
 from kefu.access.admission import Admission
 from kefu.access.auth import Authenticator, TokenSettings, hash_password
 from kefu.access.body_limit import BodyLimit
@@ -25,11 +26,16 @@ from kefu.backends.bus import VERIFICATION_TOPIC, InProcessBus
 from kefu.backends.sql import SqlSettings, SqlStore, sqlite_url
 from kefu.backends.store import AgentRecord
 from kefu.config import Settings
-from kefu.observability.metrics import Metrics, RoutingCollector, RoutingSnapshot
+from kefu.observability.metrics import (
+    BusLagCollector,
+    Metrics,
+    RoutingCollector,
+    RoutingSnapshot,
+)
 from kefu.observability.resilience_metrics import ResilienceMetrics
 from kefu.resilience import CircuitBreaker
 from kefu.routing.classifier import Classifier, KeywordClassifier
-from kefu.routing.router import AgentStatus, Router
+from kefu.routing.router import AgentStatus, Router, Strategy
 from kefu.routing.skills import DEFAULT_GROUPS
 from kefu.sessions.engine import EngineSettings, SessionEngine
 from kefu.sessions.fanout import Hub
@@ -59,7 +65,11 @@ class Kefu:
             SqlSettings(settings.store_url or sqlite_url(settings.data_dir))
         )
         self.auth = Authenticator(_token_settings(settings))
-        self.router = Router(settings.strategy, aging_s=settings.aging_s)
+        old_rule = defects.QUEUE_ORDER_ASSIGNMENT in settings.defects
+        self.router = Router(
+            Strategy.ROUND_ROBIN if old_rule else settings.strategy,
+            aging_s=settings.aging_s,
+        )
         self.hub = Hub()
         self.bus = InProcessBus()
         self.engine = SessionEngine(
@@ -72,14 +82,29 @@ class Kefu:
                 grace_s=settings.grace_s,
                 offer_timeout_s=settings.offer_timeout_s,
                 sensitive_issue_types=settings.sensitive_issue_types,
+                ignore_capacity=old_rule,
             ),
             bus=self.bus,
             verification_key=_secret(settings.data_dir, "verification_key"),
+            on_message=lambda m: self.metrics.messages.labels(m.sender_role).inc(),
+            on_first_response=self.metrics.first_response.observe,
         )
-        self.admission = Admission.adaptive()
+        self.admission = (
+            Admission(None)
+            if defects.FIXED_WORKERS in settings.defects
+            else Admission.adaptive()
+        )
         self.sms_breaker = CircuitBreaker("sms", SMS_BREAKER)
         self.sms = HttpSmsProvider(settings.sms_url) if settings.sms_url else None
         self.verifier = VerificationWorker(self.engine, self.sms, self.sms_breaker)
+        self.contact_path = defects.ContactPath(
+            settings.defects,
+            self.engine.classifier,
+            settings.sensitive_issue_types,
+            HttpSmsProvider(settings.sms_url, timeout_s=None).send
+            if settings.sms_url and defects.SYNC_VERIFICATION in settings.defects
+            else None,
+        )
         self.bus.subscribe("verification", VERIFICATION_TOPIC, self.verifier.handle)
         self.contact_limit = PerKeyLimit(
             settings.limits.contacts_per_minute / 60.0,
@@ -90,6 +115,10 @@ class Kefu:
             self.engine, self.auth, settings.limits, self.metrics
         )
         self.metrics.watch(RoutingCollector(self._routing_snapshot))
+        self.metrics.watch(BusLagCollector(self.bus.lag))
+        self.metrics.store_pending_writes.set_function(
+            lambda: self.store.pending_writes
+        )
         self.resilience_metrics = ResilienceMetrics(self.metrics.registry)
         if self.admission.limiter is not None:
             self.resilience_metrics.bind_limiter(self.admission.limiter)
@@ -137,6 +166,7 @@ class Kefu:
         if not self._draining:
             await self.drain()
         await self.bus.stop()
+        await self.verifier.stop()
         await self.engine.stop()
         await self.store.stop()
         if self.sms is not None:

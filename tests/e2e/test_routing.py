@@ -241,3 +241,22 @@ async def test_transfer_to_group_and_to_agent(server: Server) -> None:
         assert found["state"] == "queued" and found["queue"]["position"] == 1
     for api in (first, second, customer):
         await api.close()
+
+
+async def test_agents_see_groups_and_colleagues_for_transfers(server: Server) -> None:
+    """Agents can list skill groups and colleagues with status and load."""
+    agent = await login(server, "agent-3")
+    async with connect(server, agent.token or ""):
+        await agent.status("online")
+        groups = (await agent.http.get("/v1/skill-groups")).json()["skill_groups"]
+        assert groups == ["account", "billing", "delivery", "general", "orders"]
+        roster = (await agent.http.get("/v1/agents")).json()["agents"]
+        me = next(a for a in roster if a["id"] == "agent-3")
+        assert me == {"id": "agent-3", "name": "Agent 3", "status": "online",
+                      "connected": True, "load": 0, "capacity": 5,
+                      "skills": sorted(groups)}
+        assert len(roster) == 8
+    customer = Api(server, customer_token("c"))
+    assert (await customer.http.get("/v1/agents")).status_code == 403
+    await agent.close()
+    await customer.close()

@@ -127,8 +127,12 @@ def _add_customer_routes(app: FastAPI, kefu: "Kefu") -> None:
         kefu.contact_limit.check(who.id)
         try:
             async with kefu.admission.admit(CONTACT):
-                view = await kefu.engine.open_contact(
-                    who, body.text, body.channel, body.order_id, body.order_status
+                view = await kefu.contact_path.open(
+                    who.id,
+                    body.text,
+                    lambda: kefu.engine.open_contact(
+                        who, body.text, body.channel, body.order_id, body.order_status
+                    ),
                 )
         except Overloaded:
             kefu.metrics.contacts.labels("shed", body.channel).inc()
@@ -277,6 +281,26 @@ def _add_agent_routes(app: FastAPI, kefu: "Kefu") -> None:
         """Go online, away or offline."""
         await kefu.engine.set_status(who.id, AgentStatus(body.status))
         return json_response({"status": body.status})
+
+    @app.get(
+        "/v1/skill-groups",
+        response_model=schemas.SkillGroupsOut,
+        responses=_ERRORS,
+        tags=["agents"],
+    )
+    async def skill_groups(who: Agent) -> Response:
+        """Skill groups a session can be transferred to."""
+        return json_response({"skill_groups": list(await kefu.store.list_groups())})
+
+    @app.get(
+        "/v1/agents",
+        response_model=schemas.AgentsOut,
+        responses=_ERRORS,
+        tags=["agents"],
+    )
+    async def list_agents(who: Agent) -> Response:
+        """Agents with their status and load, for transfers."""
+        return json_response({"agents": kefu.engine.agent_roster()})
 
     @app.get(
         "/v1/agents/me/sessions",

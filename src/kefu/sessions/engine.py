@@ -69,6 +69,9 @@ class EngineSettings:
     resume_page: int = 500
     #: Issue types whose contacts need the customer's identity confirmed.
     sensitive_issue_types: frozenset[str] = frozenset({"refund", "account"})
+    #: Reproduces the replaced system's defect for replays: agents are given
+    #: sessions whatever their capacity.
+    ignore_capacity: bool = False
 
 
 @dataclass(slots=True)
@@ -100,6 +103,8 @@ class SessionEngine:
         fanout: Fanout | None = None,
         bus: Bus | None = None,
         verification_key: bytes = b"",
+        on_message: Callable[[Message], None] | None = None,
+        on_first_response: Callable[[float], None] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
@@ -112,6 +117,8 @@ class SessionEngine:
         self.clock = clock
         self.bus = bus
         self.verification_key = verification_key
+        self._on_message = on_message or (lambda message: None)
+        self._on_first_response = on_first_response or (lambda seconds: None)
         self._live: dict[str, _Live] = {}
         self._by_customer: dict[str, set[str]] = {}
         self._grace: dict[str, asyncio.TimerHandle] = {}
@@ -149,7 +156,8 @@ class SessionEngine:
         """Make an agent known to the router (or update their profile)."""
         if agent.disabled:
             return
-        self.router.add_agent(agent.id, agent.capacity, agent.skills)
+        capacity = 1_000_000 if self.settings.ignore_capacity else agent.capacity
+        self.router.add_agent(agent.id, capacity, agent.skills)
         self._names[agent.id] = agent.name
 
     async def stop(self) -> None:
@@ -290,6 +298,11 @@ class SessionEngine:
             now = self.clock()
             session, message = model.append(live.session, who, text, client_msg_id, now)
             await asyncio.shield(self.store.append_message(session, message))
+            if live.session.first_response_at is None and (
+                session.first_response_at is not None
+            ):
+                self._on_first_response(now - session.created_at)
+            self._on_message(message)
             live.session = session
             if client_msg_id is not None and live.client_ids is not None:
                 live.client_ids[client_msg_id] = message.seq

@@ -9,6 +9,7 @@ the agent is shown that the customer is unverified.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -52,8 +53,12 @@ class HttpSmsProvider:
     front of it) knows the customer's phone number.
     """
 
-    def __init__(self, base_url: str) -> None:
-        self._client = httpx.AsyncClient(base_url=base_url, timeout=httpx.Timeout(5.0))
+    def __init__(self, base_url: str, timeout_s: float | None = 5.0) -> None:
+        self._client = httpx.AsyncClient(
+            base_url=base_url,
+            timeout=httpx.Timeout(timeout_s),
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=100),
+        )
 
     async def send(self, recipient: str, text: str) -> None:
         response = await self._client.post(
@@ -75,6 +80,7 @@ class VerificationWorker:
         breaker: CircuitBreaker,
         *,
         sends_per_hour: int = 5,
+        concurrency: int = 64,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.engine = engine
@@ -84,8 +90,30 @@ class VerificationWorker:
         self._per_customer = PerKeyLimit(
             sends_per_hour / 3600.0, sends_per_hour, "too many codes sent"
         )
+        # Up to ``concurrency`` codes are sent at once; beyond that the bus
+        # holds the requests (and its lag shows it).
+        self._slots = asyncio.Semaphore(concurrency)
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def handle(self, key: bytes, value: bytes) -> None:
+        """Take one request from the bus; returns once its send has started."""
+        await self._slots.acquire()
+        task = asyncio.create_task(self._process(value))
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._slots.release()
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("verification failed", exc_info=task.exception())
+
+    async def stop(self) -> None:
+        """Wait for sends in progress (each is bounded by the breaker's timeout)."""
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _process(self, value: bytes) -> None:
         request = orjson.loads(value)
         session_id, customer_id = request["session_id"], request["customer_id"]
         # No provider, or too many codes for this customer: go on unverified.
