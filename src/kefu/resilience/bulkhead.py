@@ -28,16 +28,21 @@ class BulkheadSettings:
     """The settings of one bulkhead (defaults are resilience4j's).
 
     ``max_wait_s`` of 0 refuses at once when every slot is taken.
+    ``max_waiting`` bounds how many calls may wait at once (kefu's addition:
+    every queue is bounded); a call beyond it is refused at once.
     """
 
     max_concurrent: int = 25
     max_wait_s: float = 0.0
+    max_waiting: int = 100
 
     def __post_init__(self) -> None:
         if self.max_concurrent < 1:
             raise ValueError("max_concurrent must be at least 1")
         if self.max_wait_s < 0:
             raise ValueError("max_wait_s must not be negative")
+        if self.max_waiting < 0:
+            raise ValueError("max_waiting must not be negative")
 
 
 class Bulkhead:
@@ -87,8 +92,9 @@ class Bulkhead:
         if not self._slots.locked():
             await self._slots.acquire()
             return
-        # Otherwise wait, but no longer than the bound.
-        if self.settings.max_wait_s > 0:
+        # Otherwise wait, but no longer than the bound, and never in a crowd
+        # larger than the bound either.
+        if self.settings.max_wait_s > 0 and self._waiting < self.settings.max_waiting:
             self._waiting += 1
             try:
                 async with asyncio.timeout(self.settings.max_wait_s):

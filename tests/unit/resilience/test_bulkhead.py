@@ -109,3 +109,27 @@ def test_settings_are_validated() -> None:
         BulkheadSettings(max_concurrent=0)
     with pytest.raises(ValueError):
         BulkheadSettings(max_wait_s=-1.0)
+
+
+async def test_waiting_crowd_is_bounded() -> None:
+    """Beyond max_waiting callers already waiting, a new caller is refused at once."""
+    bulkhead = Bulkhead(
+        "b", BulkheadSettings(max_concurrent=1, max_wait_s=5.0, max_waiting=1)
+    )
+    release = asyncio.Event()
+
+    async def hold() -> None:
+        async with bulkhead.acquire():
+            await release.wait()
+
+    holder = asyncio.create_task(hold())
+    await asyncio.sleep(0)
+    waiter = asyncio.create_task(hold())
+    await asyncio.sleep(0)
+    assert bulkhead.waiting == 1
+    with pytest.raises(BulkheadFull):
+        async with bulkhead.acquire():
+            pass
+    release.set()
+    await asyncio.gather(holder, waiter)
+    assert bulkhead.rejections == 1
