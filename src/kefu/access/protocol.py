@@ -1,9 +1,12 @@
 """Client frames: parsing, validation and dispatch, whatever the transport.
 
 A transport hands each text frame it receives to :meth:`FrameHandler.handle`
-together with the connection it came on.  Replies and errors go back through
-the connection's own bounded send buffer, so a misbehaving client only ever
-affects itself.
+(or, when its framing has already decoded the frame, to
+:meth:`FrameHandler.dispatch`) together with the connection it came on.
+Replies and errors go back through the connection's own bounded send buffer,
+so a misbehaving client only ever affects itself.  Both also return the frame
+that answers the client's frame directly (``ack``, ``error`` or ``pong``), for
+transports that acknowledge a frame in their own way.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from kefu.sessions.fanout import Connection
 logger = logging.getLogger(__name__)
 
 _MAX_ID = 128
+_PONG = b'{"type":"pong"}'
 
 
 class TokenBucket:
@@ -109,7 +113,7 @@ class FrameHandler:
         self.max_text_chars = max_text_chars
         self.transport = transport
         self._handlers: dict[
-            str, Callable[[Connection, dict[str, Any]], Awaitable[None]]
+            str, Callable[[Connection, dict[str, Any]], Awaitable[bytes | None]]
         ] = {
             "send": self._send,
             "resume": self._resume,
@@ -118,21 +122,31 @@ class FrameHandler:
             "ping": self._ping,
         }
 
-    async def handle(self, conn: Connection, raw: str | bytes) -> None:
-        """Parse and act on one frame; any client error becomes an error frame."""
-        frame: dict[str, Any] = {}
+    async def handle(self, conn: Connection, raw: str | bytes) -> bytes | None:
+        """Parse and act on one frame; any client error becomes an error frame.
+
+        Returns the frame sent in direct answer (``ack``, ``error``, ``pong``),
+        or None when the frame has no direct answer.
+        """
         try:
             frame = _parse(raw)
+        except KefuError as exc:
+            return self.reject(conn, exc)
+        return await self.dispatch(conn, frame)
+
+    async def dispatch(self, conn: Connection, frame: dict[str, Any]) -> bytes | None:
+        """Act on one decoded frame whose ``type`` is a string; as :meth:`handle`."""
+        try:
             handler = self._handlers.get(frame["type"])
             if handler is None:
                 raise UnknownFrame(f"unknown frame type {frame['type']!r}"[:120])
-            await handler(conn, frame)
+            return await handler(conn, frame)
         except KefuError as exc:
-            self.reject(conn, exc, frame)
+            return self.reject(conn, exc, frame)
 
     def reject(
         self, conn: Connection, exc: KefuError, frame: dict[str, Any] | None = None
-    ) -> None:
+    ) -> bytes:
         """Answer a frame with an error frame naming what it was about."""
         self.metrics.frames_rejected.labels(exc.code).inc()
         about = frame or {}
@@ -146,11 +160,13 @@ class FrameHandler:
                 error[key] = about[key]
         if exc.retry_after_s is not None:
             error["retry_after_s"] = exc.retry_after_s
-        conn.send(frames.encode(error))
+        encoded = frames.encode(error)
+        conn.send(encoded)
+        return encoded
 
     # -- frame types --------------------------------------------------------
 
-    async def _send(self, conn: Connection, frame: dict[str, Any]) -> None:
+    async def _send(self, conn: Connection, frame: dict[str, Any]) -> bytes:
         started = time.perf_counter()
         session_id = _string(frame, "session_id")
         client_msg_id = _string(frame, "client_msg_id")
@@ -158,12 +174,15 @@ class FrameHandler:
         message, _ = await self.engine.post_message(
             conn.principal, session_id, text, client_msg_id
         )
-        conn.send(frames.ack_frame(client_msg_id, session_id, message.seq))
+        ack = frames.ack_frame(client_msg_id, session_id, message.seq)
+        conn.send(ack)
         self.metrics.message_latency.labels(self.transport).observe(
             time.perf_counter() - started
         )
+        return ack
 
     async def _resume(self, conn: Connection, frame: dict[str, Any]) -> None:
+        # The engine sends the messages and then ``resumed`` itself.
         session_id = _string(frame, "session_id")
         after_seq = _integer(frame, "after_seq", minimum=0)
         await self.engine.resume(conn, session_id, after_seq)
@@ -176,8 +195,9 @@ class FrameHandler:
     async def _typing(self, conn: Connection, frame: dict[str, Any]) -> None:
         await self.engine.typing(conn.principal, _string(frame, "session_id"))
 
-    async def _ping(self, conn: Connection, frame: dict[str, Any]) -> None:
-        conn.send(b'{"type":"pong"}')
+    async def _ping(self, conn: Connection, frame: dict[str, Any]) -> bytes:
+        conn.send(_PONG)
+        return _PONG
 
 
 class UnknownFrame(InvalidRequest):
