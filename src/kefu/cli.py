@@ -202,3 +202,94 @@ def replay_outage(
         json_out.write_text(json.dumps(public, indent=2))
     if plot_out is not None:
         sim.plot(report, plot_out)
+
+
+@replay.command("overload")
+@click.option(
+    "--factor",
+    default=2.0,
+    show_default=True,
+    type=float,
+    help="Offered load as a multiple of what kefu sustains.",
+)
+@click.option("--duration-scale", default=1.0, show_default=True, type=float)
+@click.option("--seed", default=7, show_default=True, type=int)
+@click.option("--json", "json_out", type=click.Path(path_type=Path), default=None)
+def replay_overload(
+    factor: float, duration_scale: float, seed: int, json_out: Path | None
+) -> None:
+    """Arrivals at twice what kefu sustains: shed fast, serve the rest, lose nothing."""
+    import asyncio
+    import json
+
+    from kefu.simulator import replay as sim
+
+    scenario = sim.Scenario(seed=seed).scaled(duration_scale)
+    report = asyncio.run(sim.replay_overload(scenario, factor))
+    click.echo(json.dumps(report, indent=2))
+    if json_out is not None:
+        json_out.write_text(json.dumps(report, indent=2))
+
+
+@main.command()
+@click.argument(
+    "which", type=click.Choice(["contacts", "messages", "connections", "routing", "all"])
+)
+@click.option("--json", "json_out", type=click.Path(path_type=Path), default=None)
+@click.option(
+    "--seconds",
+    default=5.0,
+    show_default=True,
+    type=float,
+    help="Length of each fixed-rate step and of each routing measurement.",
+)
+@click.option(
+    "--connections",
+    "connection_count",
+    default=10_000,
+    show_default=True,
+    type=int,
+    help="Idle WebSockets to open in the connections benchmark.",
+)
+@click.option(
+    "--routing-agents",
+    default="1000,10000,100000",
+    show_default=True,
+    help="Agent counts of the routing benchmark, comma-separated.",
+)
+def bench(
+    which: str,
+    json_out: Path | None,
+    seconds: float,
+    connection_count: int,
+    routing_agents: str,
+) -> None:
+    """Measure kefu's hot paths against bare limits, on loopback, open loop."""
+    import json
+
+    import uvloop
+
+    from kefu.observability.logging import configure
+    from kefu.simulator.bench import suite
+
+    # Which benchmarks, at which sizes.
+    try:
+        agents = tuple(int(n) for n in routing_agents.split(",") if n.strip())
+    except ValueError:
+        raise click.BadParameter(
+            "a comma-separated list of integers", param_hint="--routing-agents"
+        ) from None
+    options = suite.Options(
+        names=suite.NAMES if which == "all" else (which,),
+        seconds=seconds,
+        connections=connection_count,
+        routing_agents=agents,
+        routing_main=10_000 if 10_000 in agents else agents[0],
+    )
+
+    # Run them, then print the table and write the JSON.
+    configure("info")
+    report = uvloop.run(suite.run(options))
+    click.echo(suite.table(report))
+    if json_out is not None:
+        json_out.write_text(json.dumps(report, indent=2))

@@ -112,7 +112,7 @@ class Kefu:
             "too many contacts; wait before opening another",
         )
         self.websocket = WebSocketEndpoint(
-            self.engine, self.auth, settings.limits, self.metrics
+            self.engine, self.auth, settings.limits, self.metrics, self.admission
         )
         self.metrics.watch(RoutingCollector(self._routing_snapshot))
         self.metrics.watch(BusLagCollector(self.bus.lag))
@@ -124,7 +124,11 @@ class Kefu:
             self.resilience_metrics.bind_limiter(self.admission.limiter)
         self.resilience_metrics.bind_breaker(self.sms_breaker)
         self.socketio = SocketIoEndpoint(
-            self.engine, self.auth, settings.limits, self.metrics
+            self.engine,
+            self.auth,
+            settings.limits,
+            self.metrics,
+            admission=self.admission,
         )
         self.fastapi = build_app(self)
         self.app: ASGIApp = self.socketio.asgi_app(

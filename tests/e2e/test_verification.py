@@ -153,3 +153,28 @@ async def test_without_a_provider_sensitive_contacts_are_unavailable(
     sid = (await customer.contact("I cannot log in to my account"))["id"]
     await _wait_state(customer, sid, "unavailable")
     await customer.close()
+
+
+async def test_code_can_be_given_over_the_websocket(
+    make_server: Any, fake_sms: str
+) -> None:
+    """A verify frame with a wrong code gets wrong_code; the right one verifies."""
+    server: Server = make_server("--sms-url", fake_sms)
+    customer = Api(server, customer_token("ws-verifier"))
+    sid = (await customer.contact(REFUND))["id"]
+    code = await _code_for(fake_sms, "ws-verifier")
+    wrong = "000000" if code != "000000" else "111111"
+    async with connect(server, customer.token or "") as ws:
+        await ws.send({"type": "verify", "session_id": sid, "code": wrong})
+        error = await ws.wait_for(lambda f: f["type"] == "error")
+        assert (error["code"], error["session_id"]) == ("wrong_code", sid)
+        await ws.send({"type": "verify", "session_id": sid, "code": "12"})
+        bad = await ws.wait_for(lambda f: f["type"] == "error"
+                                and f["code"] == "invalid_request")
+        assert bad["session_id"] == sid
+        await ws.send({"type": "verify", "session_id": sid, "code": code})
+        await ws.wait_for(
+            lambda f: f["type"] == "session"
+            and (f["session"].get("verification") or {}).get("state") == "verified"
+        )
+    await customer.close()

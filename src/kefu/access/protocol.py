@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from kefu.access.admission import LIVE, Admission
 from kefu.errors import InvalidRequest, KefuError, RateLimited
 from kefu.observability.metrics import Metrics
 from kefu.sessions import frames
@@ -107,11 +108,13 @@ class FrameHandler:
         metrics: Metrics,
         max_text_chars: int,
         transport: str = "ws",
+        admission: Admission | None = None,
     ) -> None:
         self.engine = engine
         self.metrics = metrics
         self.max_text_chars = max_text_chars
         self.transport = transport
+        self.admission = admission or Admission(None)
         self._handlers: dict[
             str, Callable[[Connection, dict[str, Any]], Awaitable[bytes | None]]
         ] = {
@@ -119,6 +122,7 @@ class FrameHandler:
             "resume": self._resume,
             "read": self._read,
             "typing": self._typing,
+            "verify": self._verify,
             "ping": self._ping,
         }
 
@@ -140,7 +144,11 @@ class FrameHandler:
             handler = self._handlers.get(frame["type"])
             if handler is None:
                 raise UnknownFrame(f"unknown frame type {frame['type']!r}"[:120])
-            return await handler(conn, frame)
+            if frame["type"] == "ping":
+                return await handler(conn, frame)
+            # Frames of live sessions take the limiter's highest partition.
+            async with self.admission.admit(LIVE):
+                return await handler(conn, frame)
         except KefuError as exc:
             return self.reject(conn, exc, frame)
 
@@ -194,6 +202,15 @@ class FrameHandler:
 
     async def _typing(self, conn: Connection, frame: dict[str, Any]) -> None:
         await self.engine.typing(conn.principal, _string(frame, "session_id"))
+
+    async def _verify(self, conn: Connection, frame: dict[str, Any]) -> None:
+        # Success needs no direct answer: every device of both participants
+        # gets the session frame with the new verification state.
+        session_id = _string(frame, "session_id")
+        code = frame.get("code")
+        if not isinstance(code, str) or not (len(code) == 6 and code.isdigit()):
+            raise InvalidRequest("'code' must be the 6 digits received by SMS")
+        await self.engine.verify(conn.principal, session_id, code)
 
     async def _ping(self, conn: Connection, frame: dict[str, Any]) -> bytes:
         conn.send(_PONG)

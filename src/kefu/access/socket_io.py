@@ -41,6 +41,7 @@ from socketio.exceptions import (  # type: ignore[import-untyped]
 )
 from starlette.types import ASGIApp
 
+from kefu.access.admission import Admission
 from kefu.access.auth import Authenticator
 from kefu.access.protocol import FrameHandler, FrameRateLimited, TokenBucket
 from kefu.access.ws import BinaryFrame
@@ -215,13 +216,18 @@ class SocketIoEndpoint:
         metrics: Metrics,
         *,
         client_manager: Any = None,
+        admission: Admission | None = None,
     ) -> None:
         self.engine = engine
         self.auth = auth
         self.limits = limits
         self.metrics = metrics
         self.handler = FrameHandler(
-            engine, metrics, limits.max_text_chars, transport="socketio"
+            engine,
+            metrics,
+            limits.max_text_chars,
+            transport="socketio",
+            admission=admission,
         )
         self.connections: dict[str, SioConnection] = {}
         self._buckets: dict[str, TokenBucket] = {}

@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from kefu.access.admission import Admission
 from kefu.access.auth import Authenticator
 from kefu.access.protocol import FrameHandler, FrameRateLimited, TokenBucket
 from kefu.config import Limits
@@ -114,12 +115,15 @@ class WebSocketEndpoint:
         auth: Authenticator,
         limits: Limits,
         metrics: Metrics,
+        admission: Admission | None = None,
     ) -> None:
         self.engine = engine
         self.auth = auth
         self.limits = limits
         self.metrics = metrics
-        self.handler = FrameHandler(engine, metrics, limits.max_text_chars)
+        self.handler = FrameHandler(
+            engine, metrics, limits.max_text_chars, admission=admission
+        )
         self.connections: set[WsConnection] = set()
 
     async def __call__(self, ws: WebSocket) -> None:

@@ -530,3 +530,167 @@ def table(report: dict[str, Any]) -> str:
 
 def _percent(value: float | None) -> str:
     return "n/a" if value is None else f"{value * 100:.1f}%"
+
+
+# -- overload ------------------------------------------------------------------
+
+
+@dataclass
+class _Attempts:
+    accepted_ms: list[float] = field(default_factory=list)
+    rejected_ms: list[float] = field(default_factory=list)
+    missing_retry_after: int = 0
+    errors: int = 0
+
+
+async def replay_overload(
+    scenario: Scenario, factor: float = 2.0, workdir: Path | None = None
+) -> dict[str, Any]:
+    """Arrivals at ``factor`` times what kefu sustains, for the surge phase.
+
+    Customers retry (honouring Retry-After) until they connect, then write one
+    message each.  Reports accepted and rejected latencies, whether everyone
+    connected after the surge, the deepest internal queues seen, and losses.
+    """
+    with tempfile.TemporaryDirectory(prefix="kefu-overload-") as tmp:
+        root = workdir or Path(tmp)
+        sustained = await calibrate(root)
+        rate = sustained * factor
+        data_dir = root / "overload"
+        data_dir.mkdir(parents=True)
+        await _seed_agents(data_dir, 0, scenario.agent_capacity)
+        port = _free_port()
+        url = f"http://127.0.0.1:{port}"
+        args = [
+            "serve",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data_dir),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ]
+        with _process(
+            args,
+            url + "/readyz",
+            env={"KEFU_CUSTOMER_TOKEN_SECRET": SECRET},
+            log=data_dir / "kefu.log",
+        ):
+            report = await _overload(url, rate, scenario)
+        report["calibration"] = {
+            "sustained_contacts_per_s": round(sustained, 1),
+            "offered_per_s": round(rate, 1),
+        }
+        return report
+
+
+async def _overload(url: str, rate: float, scenario: Scenario) -> dict[str, Any]:
+    rng = random.Random(scenario.seed)
+    starts: list[float] = []
+    t = 0.0
+    while (t := t + rng.expovariate(rate)) < scenario.surge_s:
+        starts.append(t)
+    attempts = _Attempts()
+    limits = httpx.Limits(max_connections=512, max_keepalive_connections=512)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as http:
+        sampler = asyncio.create_task(_sample_queues(http))
+        began = time.monotonic()
+        outcomes = await asyncio.gather(
+            *(
+                _persistent_customer(http, began + at, n, attempts, scenario)
+                for n, at in enumerate(starts)
+            )
+        )
+        sampler.cancel()
+        peaks = await asyncio.gather(sampler, return_exceptions=True)
+        lost = 0
+        for n, (sid, seq) in enumerate(outcomes):
+            if sid is None or seq is None:
+                continue
+            headers = {"authorization": f"Bearer {_token(f'over-{n}')}"}
+            r = await http.get(f"/v1/sessions/{sid}/messages", headers=headers)
+            lost += seq not in {m["seq"] for m in r.json()["messages"]}
+    accepted, rejected = sorted(attempts.accepted_ms), sorted(attempts.rejected_ms)
+    peak = peaks[0] if isinstance(peaks[0], dict) else {}
+    return {
+        "customers": len(starts),
+        "connected": sum(sid is not None for sid, _ in outcomes),
+        "accepted": len(accepted),
+        "accepted_ms": {"p50": _pct(accepted, 50), "p99": _pct(accepted, 99)},
+        "rejected": len(rejected),
+        "rejected_ms": {"p50": _pct(rejected, 50), "p99": _pct(rejected, 99)},
+        "rejections_without_retry_after": attempts.missing_retry_after,
+        "errors": attempts.errors,
+        "peak_queue_depth": peak.get("queue", 0),
+        "peak_pending_writes": peak.get("writes", 0),
+        "lost_messages": lost,
+    }
+
+
+async def _persistent_customer(
+    http: httpx.AsyncClient, at: float, n: int, attempts: _Attempts, scenario: Scenario
+) -> tuple[str | None, int | None]:
+    """Retry until connected (bounded), then write one message."""
+    await asyncio.sleep(max(0.0, at - time.monotonic()))
+    headers = {"authorization": f"Bearer {_token(f'over-{n}')}"}
+    give_up = time.monotonic() + scenario.surge_s + 120.0
+    while time.monotonic() < give_up:
+        sent = time.monotonic()
+        try:
+            r = await http.post(
+                "/v1/contacts",
+                headers=headers,
+                json={"text": "where is my food", "channel": "app"},
+            )
+        except httpx.HTTPError:
+            attempts.errors += 1
+            await asyncio.sleep(1.0)
+            continue
+        elapsed_ms = (time.monotonic() - sent) * 1000
+        if r.status_code == 201:
+            attempts.accepted_ms.append(elapsed_ms)
+            sid = r.json()["session"]["id"]
+            m = await http.post(
+                f"/v1/sessions/{sid}/messages",
+                headers=headers,
+                json={"text": "hello?", "client_msg_id": "o1"},
+            )
+            return sid, (
+                m.json()["message"]["seq"] if m.status_code in (200, 201) else None
+            )
+        if r.status_code in (429, 503):
+            attempts.rejected_ms.append(elapsed_ms)
+            retry = r.headers.get("retry-after")
+            attempts.missing_retry_after += retry is None
+            await asyncio.sleep(float(retry or 1))
+            continue
+        attempts.errors += 1
+        return None, None
+    return None, None
+
+
+async def _sample_queues(http: httpx.AsyncClient) -> dict[str, float]:
+    """The deepest session queue and store backlog seen, sampled every 0.5 s."""
+    peak = {"queue": 0.0, "writes": 0.0}
+    try:
+        while True:
+            text = (await http.get("/metrics")).text
+            queue = sum(
+                float(line.rsplit(" ", 1)[1])
+                for line in text.splitlines()
+                if line.startswith("kefu_queue_depth{")
+            )
+            writes = next(
+                (
+                    float(line.rsplit(" ", 1)[1])
+                    for line in text.splitlines()
+                    if line.startswith("kefu_store_pending_writes ")
+                ),
+                0.0,
+            )
+            peak["queue"] = max(peak["queue"], queue)
+            peak["writes"] = max(peak["writes"], writes)
+            await asyncio.sleep(0.5)
+    except asyncio.CancelledError:
+        return peak
