@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from kefu import __version__
+from kefu.classifier.cli import classifier
 from kefu.config import Settings
 from kefu.routing.router import Strategy
 
@@ -15,6 +16,9 @@ from kefu.routing.router import Strategy
 @click.version_option(__version__, prog_name="kefu")
 def main() -> None:
     """kefu: a customer-service contact platform."""
+
+
+main.add_command(classifier)
 
 
 @main.command()
@@ -66,6 +70,8 @@ def main() -> None:
 )
 @click.option(
     "--classifier-model",
+    help="Directory of a trained model (kefu classifier train), or 'keywords' "
+    "for the built-in keyword rules; default: the shipped model.",
     type=click.Path(path_type=Path),
     default=None,
     envvar="KEFU_CLASSIFIER_MODEL",
@@ -113,9 +119,9 @@ def serve(
         data_dir=data_dir,
         demo=demo,
         store_url=store_url,
-        customer_token_secret=os.environ.get("KEFU_CUSTOMER_TOKEN_SECRET"),
-        agent_token_secret=os.environ.get("KEFU_AGENT_TOKEN_SECRET"),
-        customer_token_audience=os.environ.get("KEFU_CUSTOMER_TOKEN_AUDIENCE"),
+        customer_token_secret=os.environ.get("KEFU_CUSTOMER_TOKEN_SECRET") or None,
+        agent_token_secret=os.environ.get("KEFU_AGENT_TOKEN_SECRET") or None,
+        customer_token_audience=os.environ.get("KEFU_CUSTOMER_TOKEN_AUDIENCE") or None,
         strategy=Strategy(strategy),
         grace_s=grace_s,
         offer_timeout_s=offer_timeout_s,
@@ -233,7 +239,8 @@ def replay_overload(
 
 @main.command()
 @click.argument(
-    "which", type=click.Choice(["contacts", "messages", "connections", "routing", "all"])
+    "which",
+    type=click.Choice(["contacts", "messages", "connections", "routing", "all"]),
 )
 @click.option("--json", "json_out", type=click.Path(path_type=Path), default=None)
 @click.option(
@@ -266,6 +273,7 @@ def bench(
 ) -> None:
     """Measure kefu's hot paths against bare limits, on loopback, open loop."""
     import json
+    import logging
 
     import uvloop
 
@@ -287,8 +295,9 @@ def bench(
         routing_main=10_000 if 10_000 in agents else agents[0],
     )
 
-    # Run them, then print the table and write the JSON.
+    # Run them (progress on stderr), then print the table and write the JSON.
     configure("info")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     report = uvloop.run(suite.run(options))
     click.echo(suite.table(report))
     if json_out is not None:

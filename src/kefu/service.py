@@ -25,6 +25,9 @@ from kefu.access.ws import CLOSE_GOING_AWAY, WebSocketEndpoint
 from kefu.backends.bus import VERIFICATION_TOPIC, InProcessBus
 from kefu.backends.sql import SqlSettings, SqlStore, sqlite_url
 from kefu.backends.store import AgentRecord
+from kefu.classifier import default_model_dir
+from kefu.classifier.errors import ModelLoadError
+from kefu.classifier.model import OnnxClassifier
 from kefu.config import Settings
 from kefu.observability.metrics import (
     BusLagCollector,
@@ -265,13 +268,11 @@ def _stored_secrets(data_dir: Path) -> dict[str, str]:
 
 
 def _classifier(settings: Settings) -> Classifier:
-    """The learned model if one is configured or shipped, else keywords."""
-    try:
-        from kefu.classifier import default_model_dir
-        from kefu.classifier.model import OnnxClassifier
-    except ImportError:
+    """The shipped model, another trained model, or the keyword rules."""
+    if settings.classifier_model == Path("keywords"):
         return KeywordClassifier()
     model_dir = settings.classifier_model or default_model_dir()
-    if not model_dir.exists():
-        return KeywordClassifier()
-    return OnnxClassifier.load(model_dir)
+    try:
+        return OnnxClassifier.load(model_dir)
+    except ModelLoadError as exc:
+        raise StartupError(f"cannot load the classifier model: {exc}") from None
