@@ -83,6 +83,15 @@ main.add_command(classifier)
     help="Base URL of the SMS provider for verification codes.",
 )
 @click.option(
+    "--canary",
+    "canary_interval_s",
+    type=float,
+    default=0.0,
+    show_default=True,
+    envvar="KEFU_CANARY_INTERVAL_S",
+    help="Seconds between synthetic canary conversations (0: off).",
+)
+@click.option(
     "--defects",
     default="none",
     envvar="KEFU_DEFECTS",
@@ -102,6 +111,7 @@ def serve(
     offer_timeout_s: float,
     classifier_model: Path | None,
     sms_url: str | None,
+    canary_interval_s: float,
     defects: str,
     log_level: str,
     no_access_log: bool,
@@ -127,6 +137,7 @@ def serve(
         offer_timeout_s=offer_timeout_s,
         classifier_model=classifier_model,
         sms_url=sms_url,
+        canary_interval_s=canary_interval_s,
         defects=parse_defects(defects),
         log_level=log_level,
         access_log=not no_access_log,

@@ -47,6 +47,8 @@ class Settings:
     #: marked ``unavailable``.
     sms_url: str | None = None
     sensitive_issue_types: frozenset[str] = frozenset({"refund", "account"})
+    #: Seconds between canary conversations; 0 switches the canary off.
+    canary_interval_s: float = 0.0
     #: Defects of the replaced system, switched on for replays only; see
     #: :mod:`kefu.access.defects`.
     defects: frozenset[str] = frozenset()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -29,6 +30,13 @@ from kefu.classifier import default_model_dir
 from kefu.classifier.errors import ModelLoadError
 from kefu.classifier.model import OnnxClassifier
 from kefu.config import Settings
+from kefu.observability.canary import (
+    CANARY_AGENT,
+    CANARY_GROUP,
+    CANARY_PREFIX,
+    Canary,
+    is_canary,
+)
 from kefu.observability.metrics import (
     BusLagCollector,
     Metrics,
@@ -42,6 +50,7 @@ from kefu.routing.router import AgentStatus, Router, Strategy
 from kefu.routing.skills import DEFAULT_GROUPS
 from kefu.sessions.engine import EngineSettings, SessionEngine
 from kefu.sessions.fanout import Hub
+from kefu.sessions.model import Message, Session
 from kefu.workers.verification import SMS_BREAKER, HttpSmsProvider, VerificationWorker
 
 logger = logging.getLogger(__name__)
@@ -86,11 +95,13 @@ class Kefu:
                 offer_timeout_s=settings.offer_timeout_s,
                 sensitive_issue_types=settings.sensitive_issue_types,
                 ignore_capacity=old_rule,
+                canary_prefix=CANARY_PREFIX,
+                canary_group=CANARY_GROUP,
             ),
             bus=self.bus,
             verification_key=_secret(settings.data_dir, "verification_key"),
-            on_message=lambda m: self.metrics.messages.labels(m.sender_role).inc(),
-            on_first_response=self.metrics.first_response.observe,
+            on_message=self._count_message,
+            on_first_response=self._observe_first_response,
         )
         self.admission = (
             Admission(None)
@@ -139,6 +150,7 @@ class Kefu:
         )
         self._started = False
         self._draining = False
+        self._canary_task: asyncio.Task[None] | None = None
 
     @contextlib.asynccontextmanager
     async def lifespan(self, _app: Any) -> AsyncIterator[None]:
@@ -153,6 +165,8 @@ class Kefu:
         await self.store.start()
         if self.settings.demo:
             await self._seed_demo()
+        if self.settings.canary_interval_s > 0:
+            await self._seed_canary()
         for agent in await self.store.list_agents():
             self.auth.set_agent_version(
                 agent.id, None if agent.disabled else agent.token_version
@@ -160,11 +174,17 @@ class Kefu:
         await self.engine.start()
         await self.bus.start()
         self._started = True
+        if self.settings.canary_interval_s > 0:
+            self._canary_task = asyncio.create_task(self._canary().run_forever())
         logger.info("kefu started", extra={"demo": self.settings.demo})
 
     async def drain(self) -> None:
         """Stop taking work: not ready, and every WebSocket closed with 1001."""
         self._draining = True
+        if self._canary_task is not None:
+            self._canary_task.cancel()
+            await asyncio.gather(self._canary_task, return_exceptions=True)
+            self._canary_task = None
         await self.websocket.close_all(CLOSE_GOING_AWAY)
         await self.socketio.close_all()
 
@@ -204,9 +224,46 @@ class Kefu:
                 )
             )
 
+    async def _seed_canary(self) -> None:
+        """The canary's skill group and agent, who serves nobody else."""
+        await self.store.put_group(CANARY_GROUP)
+        if await self.store.get_agent(CANARY_AGENT) is None:
+            password = hash_password(secrets.token_urlsafe(24))
+            await self.store.put_agent(
+                AgentRecord(
+                    id=CANARY_AGENT,
+                    name="Canary",
+                    password_hash=password,
+                    capacity=1,
+                    skills=(CANARY_GROUP,),
+                )
+            )
+
+    def _canary(self) -> Canary:
+        host = self.settings.host
+        if host in ("0.0.0.0", "::", ""):
+            host = "127.0.0.1"
+        return Canary(
+            f"http://{host}:{self.settings.port}",
+            customer_token=self.auth.customer_token,
+            agent_token=lambda: self.auth.agent_token(CANARY_AGENT, 0)[0],
+            record=self.metrics.record_canary,
+            interval_s=self.settings.canary_interval_s,
+        )
+
+    def _count_message(self, session: Session, message: Message) -> None:
+        if not is_canary(session.customer_id):
+            self.metrics.messages.labels(message.sender_role.value).inc()
+
+    def _observe_first_response(self, session: Session, seconds: float) -> None:
+        if not is_canary(session.customer_id):
+            self.metrics.first_response.observe(seconds)
+
     def _routing_snapshot(self) -> RoutingSnapshot:
         snapshot: RoutingSnapshot = {}
         for group, (depth, oldest) in self.engine.queue_snapshot().items():
+            if group == CANARY_GROUP:
+                continue
             members = self.router.group_members(group)
             online = [
                 a

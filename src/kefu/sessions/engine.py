@@ -69,6 +69,10 @@ class EngineSettings:
     resume_page: int = 500
     #: Issue types whose contacts need the customer's identity confirmed.
     sensitive_issue_types: frozenset[str] = frozenset({"refund", "account"})
+    #: Customers whose id starts with this are the canary's; their sessions
+    #: wait in ``canary_group`` only.
+    canary_prefix: str | None = None
+    canary_group: str = "kefu-canary"
     #: Reproduces the replaced system's defect for replays: agents are given
     #: sessions whatever their capacity.
     ignore_capacity: bool = False
@@ -103,8 +107,8 @@ class SessionEngine:
         fanout: Fanout | None = None,
         bus: Bus | None = None,
         verification_key: bytes = b"",
-        on_message: Callable[[Message], None] | None = None,
-        on_first_response: Callable[[float], None] | None = None,
+        on_message: Callable[[Session, Message], None] | None = None,
+        on_first_response: Callable[[Session, float], None] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
@@ -117,8 +121,8 @@ class SessionEngine:
         self.clock = clock
         self.bus = bus
         self.verification_key = verification_key
-        self._on_message = on_message or (lambda message: None)
-        self._on_first_response = on_first_response or (lambda seconds: None)
+        self._on_message = on_message or (lambda session, message: None)
+        self._on_first_response = on_first_response or (lambda session, seconds: None)
         self._live: dict[str, _Live] = {}
         self._by_customer: dict[str, set[str]] = {}
         self._grace: dict[str, asyncio.TimerHandle] = {}
@@ -190,7 +194,7 @@ class SessionEngine:
             customer_name=customer.name,
             tier=customer.tier,
             issue_type=issue_type,
-            skill_group=skill_group_for(issue_type, self.group_of),
+            skill_group=self._group_for(customer, issue_type),
             channel=channel,
             priority=base_priority(customer.tier, order_status),
             order_id=order_id,
@@ -234,6 +238,12 @@ class SessionEngine:
         if session.verification is VerificationState.PENDING:
             view = await self._request_verification(live) or view
         return view
+
+    def _group_for(self, customer: Principal, issue_type: str | None) -> str:
+        prefix = self.settings.canary_prefix
+        if prefix is not None and customer.id.startswith(prefix):
+            return self.settings.canary_group
+        return skill_group_for(issue_type, self.group_of)
 
     # -- reading ------------------------------------------------------------
 
@@ -301,8 +311,8 @@ class SessionEngine:
             if live.session.first_response_at is None and (
                 session.first_response_at is not None
             ):
-                self._on_first_response(now - session.created_at)
-            self._on_message(message)
+                self._on_first_response(session, now - session.created_at)
+            self._on_message(session, message)
             live.session = session
             if client_msg_id is not None and live.client_ids is not None:
                 live.client_ids[client_msg_id] = message.seq
