@@ -166,6 +166,31 @@ def _process(
                 proc.kill()
 
 
+@contextlib.contextmanager
+def _kefu(data_dir: Path, *extra: str) -> Iterator[str]:
+    """A ``kefu serve`` process on a free loopback port; yields its base URL."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    args = [
+        "serve",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+        *extra,
+    ]
+    with _process(
+        args,
+        url + "/readyz",
+        env={"KEFU_CUSTOMER_TOKEN_SECRET": SECRET},
+        log=data_dir / "kefu.log",
+    ):
+        yield url
+
+
 async def _seed_agents(data_dir: Path, count: int, capacity: int) -> None:
     store = SqlStore(SqlSettings(sqlite_url(data_dir)))
     await store.start()
@@ -223,42 +248,26 @@ async def run_once(
     data_dir = workdir / ("run-" + ("-".join(defects) or "none"))
     data_dir.mkdir(parents=True)
     await _seed_agents(data_dir, agents, scenario.agent_capacity)
-    sms_port, kefu_port = _free_port(), _free_port()
+    sms_port = _free_port()
     sms_url = f"http://127.0.0.1:{sms_port}"
-    kefu_url = f"http://127.0.0.1:{kefu_port}"
-    kefu_args = [
-        "serve",
+    sms_args = [
+        "fake-sms",
         "--port",
-        str(kefu_port),
-        "--data-dir",
-        str(data_dir),
-        "--sms-url",
-        sms_url,
-        "--no-access-log",
-        "--log-level",
-        "warning",
-        "--offer-timeout",
-        "600",
-        "--defects",
-        ",".join(defects) or "none",
+        str(sms_port),
+        "--latency-ms",
+        str(scenario.sms_normal_ms),
     ]
     with (
-        _process(
-            [
-                "fake-sms",
-                "--port",
-                str(sms_port),
-                "--latency-ms",
-                str(scenario.sms_normal_ms),
-            ],
-            sms_url + "/control",
-        ),
-        _process(
-            kefu_args,
-            kefu_url + "/readyz",
-            env={"KEFU_CUSTOMER_TOKEN_SECRET": SECRET},
-            log=data_dir / "kefu.log",
-        ),
+        _process(sms_args, sms_url + "/control"),
+        _kefu(
+            data_dir,
+            "--sms-url",
+            sms_url,
+            "--offer-timeout",
+            "600",
+            "--defects",
+            ",".join(defects) or "none",
+        ) as kefu_url,
     ):
         return await _drive(
             scenario, list(defects), base_rate, agents, kefu_url, sms_url
@@ -387,19 +396,7 @@ async def calibrate(workdir: Path, seconds: float = 3.0) -> float:
     data_dir = workdir / "calibration"
     data_dir.mkdir(parents=True)
     await _seed_agents(data_dir, 0, 5)
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    args = [
-        "serve",
-        "--port",
-        str(port),
-        "--data-dir",
-        str(data_dir),
-        "--no-access-log",
-        "--log-level",
-        "warning",
-    ]
-    with _process(args, url + "/readyz", env={"KEFU_CUSTOMER_TOKEN_SECRET": SECRET}):
+    with _kefu(data_dir) as url:
         async with httpx.AsyncClient(base_url=url, timeout=30) as http:
             done = 0
             deadline = time.monotonic() + seconds
@@ -559,24 +556,7 @@ async def replay_overload(
         data_dir = root / "overload"
         data_dir.mkdir(parents=True)
         await _seed_agents(data_dir, 0, scenario.agent_capacity)
-        port = _free_port()
-        url = f"http://127.0.0.1:{port}"
-        args = [
-            "serve",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(data_dir),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ]
-        with _process(
-            args,
-            url + "/readyz",
-            env={"KEFU_CUSTOMER_TOKEN_SECRET": SECRET},
-            log=data_dir / "kefu.log",
-        ):
+        with _kefu(data_dir) as url:
             report = await _overload(url, rate, scenario)
         report["calibration"] = {
             "sustained_contacts_per_s": round(sustained, 1),
