@@ -58,6 +58,7 @@ logger = logging.getLogger(__name__)
 DEMO_AGENTS = 8
 DEMO_CAPACITY = 5
 DEMO_PASSWORD = "demo"
+DEMO_SUPERVISOR = "supervisor-1"
 
 
 class StartupError(Exception):
@@ -205,24 +206,30 @@ class Kefu:
         return self._started and not self._draining and await self.store.ping()
 
     async def _seed_demo(self) -> None:
-        # Skill groups, then agents in every group, created once per data dir.
+        """Skill groups, agents in every group and a supervisor, created once."""
         for group in DEFAULT_GROUPS:
             await self.store.put_group(group)
-        password_hash: str | None = None
-        for n in range(1, DEMO_AGENTS + 1):
-            agent_id = f"agent-{n}"
-            if await self.store.get_agent(agent_id) is not None:
-                continue
-            password_hash = password_hash or hash_password(DEMO_PASSWORD)
-            await self.store.put_agent(
-                AgentRecord(
-                    id=agent_id,
-                    name=f"Agent {n}",
-                    password_hash=password_hash,
-                    capacity=DEMO_CAPACITY,
-                    skills=DEFAULT_GROUPS,
-                )
+        password_hash = hash_password(DEMO_PASSWORD)
+        demo = [
+            AgentRecord(
+                f"agent-{n}", f"Agent {n}", password_hash, DEMO_CAPACITY, DEFAULT_GROUPS
             )
+            for n in range(1, DEMO_AGENTS + 1)
+        ]
+        # The supervisor watches; with no capacity, no session is given to them.
+        demo.append(
+            AgentRecord(
+                DEMO_SUPERVISOR,
+                "Supervisor",
+                password_hash,
+                0,
+                DEFAULT_GROUPS,
+                role="supervisor",
+            )
+        )
+        for agent in demo:
+            if await self.store.get_agent(agent.id) is None:
+                await self.store.put_agent(agent)
 
     async def _seed_canary(self) -> None:
         """The canary's skill group and agent, who serves nobody else."""

@@ -255,7 +255,9 @@ async def test_agents_see_groups_and_colleagues_for_transfers(server: Server) ->
         assert me == {"id": "agent-3", "name": "Agent 3", "status": "online",
                       "connected": True, "load": 0, "capacity": 5,
                       "skills": sorted(groups)}
-        assert len(roster) == 8
+        assert len(roster) == 9  # eight agents and the demo supervisor
+        supervisor = next(a for a in roster if a["id"] == "supervisor-1")
+        assert supervisor["capacity"] == 0
     customer = Api(server, customer_token("c"))
     assert (await customer.http.get("/v1/agents")).status_code == 403
     await agent.close()
