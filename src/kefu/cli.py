@@ -83,6 +83,12 @@ main.add_command(classifier)
     help="Base URL of the SMS provider for verification codes.",
 )
 @click.option(
+    "--otlp-endpoint",
+    envvar="KEFU_OTLP_ENDPOINT",
+    default=None,
+    help="OTLP/HTTP endpoint to export traces to (default: no traces).",
+)
+@click.option(
     "--canary",
     "canary_interval_s",
     type=float,
@@ -111,6 +117,7 @@ def serve(
     offer_timeout_s: float,
     classifier_model: Path | None,
     sms_url: str | None,
+    otlp_endpoint: str | None,
     canary_interval_s: float,
     defects: str,
     log_level: str,
@@ -137,6 +144,7 @@ def serve(
         offer_timeout_s=offer_timeout_s,
         classifier_model=classifier_model,
         sms_url=sms_url,
+        otlp_endpoint=otlp_endpoint,
         canary_interval_s=canary_interval_s,
         defects=parse_defects(defects),
         log_level=log_level,

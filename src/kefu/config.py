@@ -47,6 +47,8 @@ class Settings:
     #: marked ``unavailable``.
     sms_url: str | None = None
     sensitive_issue_types: frozenset[str] = frozenset({"refund", "account"})
+    #: OTLP/HTTP endpoint for traces (e.g. http://collector:4318/v1/traces).
+    otlp_endpoint: str | None = None
     #: Seconds between canary conversations; 0 switches the canary off.
     canary_interval_s: float = 0.0
     #: Defects of the replaced system, switched on for replays only; see

@@ -9,6 +9,7 @@ from types import FrameType
 import uvicorn
 
 from kefu.config import Settings
+from kefu.observability import tracing
 from kefu.observability.logging import configure
 from kefu.service import Kefu
 
@@ -59,6 +60,7 @@ class _Server(uvicorn.Server):
 def serve(settings: Settings) -> None:
     """Run kefu in this process until SIGINT or SIGTERM."""
     configure(settings.log_level)
+    tracing.configure(settings.otlp_endpoint)
     kefu = Kefu(settings)
     config = uvicorn.Config(
         kefu.app,

@@ -146,6 +146,9 @@ class Kefu:
             admission=self.admission,
         )
         self.fastapi = build_app(self)
+        # Socket.IO's path first, then the body limit in front of the API.
+        # FastAPI opens the server span of each request (its own OpenTelemetry
+        # support); kefu's spans nest under it.
         self.app: ASGIApp = self.socketio.asgi_app(
             BodyLimit(self.fastapi, settings.limits.max_body_bytes)
         )

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
+from opentelemetry import trace
 
 from kefu.access.admission import LIVE, Admission
 from kefu.errors import InvalidRequest, KefuError, RateLimited
@@ -26,6 +27,7 @@ from kefu.sessions.engine import SessionEngine
 from kefu.sessions.fanout import Connection
 
 logger = logging.getLogger(__name__)
+tracer = trace.get_tracer("kefu")
 
 _MAX_ID = 128
 _PONG = b'{"type":"pong"}'
@@ -147,8 +149,12 @@ class FrameHandler:
             if frame["type"] == "ping":
                 return await handler(conn, frame)
             # Frames of live sessions take the limiter's highest partition.
-            async with self.admission.admit(LIVE):
-                return await handler(conn, frame)
+            with tracer.start_as_current_span(
+                f"kefu.frame.{frame['type']}",
+                attributes={"kefu.transport": self.transport},
+            ):
+                async with self.admission.admit(LIVE):
+                    return await handler(conn, frame)
         except KefuError as exc:
             return self.reject(conn, exc, frame)
 

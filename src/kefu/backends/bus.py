@@ -15,11 +15,15 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from kefu.errors import Overloaded
+from kefu.observability import tracing
 
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[bytes, bytes], Awaitable[None]]
 """A consumer: called with (key, value) for every event, one at a time."""
+
+#: (key, value, headers) of one event.
+_Event = tuple[bytes, bytes, dict[str, str]]
 
 VERIFICATION_TOPIC = "kefu.verification-requests"
 SESSION_EVENTS_TOPIC = "kefu.session-events"
@@ -35,7 +39,9 @@ class Lag:
 
 class Bus(Protocol):
     async def publish(self, topic: str, key: bytes, value: bytes) -> None:
-        """Hand an event to the bus; raises :class:`Overloaded` when it is full."""
+        """Hand an event to the bus; raises :class:`Overloaded` when it is full.
+
+        The caller's trace context travels with the event."""
 
     def subscribe(self, group: str, topic: str, handler: Handler) -> None: ...
 
@@ -52,7 +58,7 @@ class InProcessBus:
 
     def __init__(self, max_pending: int = 10_000) -> None:
         self.max_pending = max_pending
-        self._queues: dict[tuple[str, str], asyncio.Queue[tuple[bytes, bytes]]] = {}
+        self._queues: dict[tuple[str, str], asyncio.Queue[_Event]] = {}
         self._handlers: dict[tuple[str, str], Handler] = {}
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -62,11 +68,15 @@ class InProcessBus:
 
     async def publish(self, topic: str, key: bytes, value: bytes) -> None:
         # Every group subscribed to the topic gets its own copy.
+        with tracing.tracer.start_as_current_span(
+            "kefu.bus.publish", attributes={"messaging.destination.name": topic}
+        ):
+            headers = tracing.outgoing_headers()
         for (group, subscribed), queue in self._queues.items():
             if subscribed != topic:
                 continue
             try:
-                queue.put_nowait((key, value))
+                queue.put_nowait((key, value, headers))
             except asyncio.QueueFull:
                 raise Overloaded(
                     f"the {group} consumer is {queue.qsize()} events behind",
@@ -102,13 +112,19 @@ class InProcessBus:
         ]
 
 
-async def _consume(
-    group: str, queue: asyncio.Queue[tuple[bytes, bytes]], handler: Handler
-) -> None:
+async def _consume(group: str, queue: asyncio.Queue[_Event], handler: Handler) -> None:
     while True:
-        key, value = await queue.get()
+        key, value, headers = await queue.get()
         try:
-            await handler(key, value)
+            # The handler runs inside the trace of the request that published.
+            with (
+                tracing.incoming(headers),
+                tracing.tracer.start_as_current_span(
+                    "kefu.bus.consume",
+                    attributes={"messaging.consumer.group.name": group},
+                ),
+            ):
+                await handler(key, value)
         except asyncio.CancelledError:
             raise
         except Exception:

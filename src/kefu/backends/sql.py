@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from opentelemetry import trace
 from sqlalchemy import Connection, Engine, create_engine, event, select, update
 from sqlalchemy.engine import Row
 
@@ -32,6 +33,7 @@ from kefu.sessions.model import Message, Role, Session, SessionState
 from kefu.sessions.verification import Challenge, VerificationState
 
 logger = logging.getLogger(__name__)
+tracer = trace.get_tracer("kefu")
 
 T = TypeVar("T")
 WriteOp = Callable[[Connection], None]
@@ -242,6 +244,10 @@ class SqlStore:
 
     async def _write(self, op: WriteOp) -> None:
         """Queue a write and wait until it is committed."""
+        with tracer.start_as_current_span("kefu.store.write"):
+            await self._write_untraced(op)
+
+    async def _write_untraced(self, op: WriteOp) -> None:
         if self._writer is None or self._writer.done():
             raise StoreUnavailable("the store is not running", retry_after_s=1.0)
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()

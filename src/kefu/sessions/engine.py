@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
+from opentelemetry import trace
 
 from kefu.backends.bus import VERIFICATION_TOPIC, Bus
 from kefu.backends.store import AgentRecord, Store
@@ -54,6 +55,7 @@ from kefu.sessions.model import (
 from kefu.sessions.verification import Challenge, VerificationState
 
 logger = logging.getLogger(__name__)
+tracer = trace.get_tracer("kefu")
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,7 +212,10 @@ class SessionEngine:
         # Route in memory first, so the one durable write holds the outcome.
         live = self._remember(session)
         async with live.lock:
-            assignments = self.router.enqueue(self._waiting(session), now)
+            with tracer.start_as_current_span(
+                "kefu.route", attributes={"kefu.skill_group": session.skill_group}
+            ):
+                assignments = self.router.enqueue(self._waiting(session), now)
             mine = [a for a in assignments if a.session_id == session.id]
             if mine:
                 live.session = model.assign(session, mine[0].agent_id, now)

@@ -20,6 +20,7 @@ import orjson
 
 from kefu.access.protocol import PerKeyLimit
 from kefu.errors import RateLimited
+from kefu.observability import tracing
 from kefu.resilience import BreakerSettings, CircuitBreaker, ResilienceError
 from kefu.sessions import verification
 from kefu.sessions.engine import SessionEngine
@@ -143,7 +144,8 @@ class VerificationWorker:
         assert provider is not None
         text = f"Your kefu verification code is {code}. It expires in 5 minutes."
         try:
-            await self.breaker.call(lambda: provider.send(customer_id, text))
+            with tracing.tracer.start_as_current_span("kefu.sms.send"):
+                await self.breaker.call(lambda: provider.send(customer_id, text))
         except (ResilienceError, httpx.HTTPError, OSError) as exc:
             logger.warning(
                 "sms not sent: %s", type(exc).__name__, extra={"session_id": session_id}
