@@ -261,13 +261,14 @@ def _fit(
     # each epoch without improvement also scales the learning rate down.
     for epoch in range(1, settings.max_epochs + 1):
         batches = length_batches(encoded, train_rows, settings.batch_size, rng)
-        train_loss = _run_epoch(
-            net, optimizer, encoded, targets, batches, settings
-        )
+        train_loss = _run_epoch(net, optimizer, encoded, targets, batches, settings)
         probs = predict_probs(net, encoded, held_rows)
         loss, accuracy = _holdout_loss(probs, true[held_rows])
-        scores = {"train_loss": train_loss, "holdout_loss": loss,
-                  "holdout_accuracy": accuracy}
+        scores = {
+            "train_loss": train_loss,
+            "holdout_loss": loss,
+            "holdout_accuracy": accuracy,
+        }
         best = fit.record(net, epoch, scores)
         progress(_epoch_line(epoch, scores, best))
         if not best:
