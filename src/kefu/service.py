@@ -9,6 +9,7 @@ import logging
 import os
 import secrets
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from kefu.access.admission import Admission
 from kefu.access.auth import Authenticator, TokenSettings, hash_password
 from kefu.access.body_limit import BodyLimit
 from kefu.access.http import build_app
-from kefu.access.protocol import PerKeyLimit
+from kefu.access.protocol import LoginLimits, PerKeyLimit
 from kefu.access.socket_io import SocketIoEndpoint
 from kefu.access.ws import CLOSE_GOING_AWAY, WebSocketEndpoint
 from kefu.backends.bus import VERIFICATION_TOPIC, InProcessBus
@@ -121,6 +122,7 @@ class Kefu:
             else None,
         )
         self.bus.subscribe("verification", VERIFICATION_TOPIC, self.verifier.handle)
+        self.login_limits = LoginLimits()
         self.contact_limit = PerKeyLimit(
             settings.limits.contacts_per_minute / 60.0,
             settings.limits.contacts_per_minute,
@@ -207,6 +209,16 @@ class Kefu:
 
     async def ready(self) -> bool:
         return self._started and not self._draining and await self.store.ping()
+
+    async def revoke_agent_tokens(self, agent_id: str) -> None:
+        """Void every token issued to the agent so far (logout, password change)."""
+        record = await self.store.get_agent(agent_id)
+        if record is None:
+            return
+        record = replace(record, token_version=record.token_version + 1)
+        await self.store.put_agent(record)
+        self.auth.set_agent_version(agent_id, record.token_version)
+        logger.info("agent tokens revoked", extra={"agent_id": agent_id})
 
     async def _seed_demo(self) -> None:
         """Skill groups, agents in every group and a supervisor, created once."""

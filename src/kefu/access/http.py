@@ -270,8 +270,12 @@ def _add_agent_routes(app: FastAPI, kefu: "Kefu") -> None:
         responses=_ERRORS,
         tags=["agents"],
     )
-    async def login(body: schemas.LoginIn) -> Response:
-        """Exchange an agent's id and password for a token."""
+    async def login(body: schemas.LoginIn, request: Request) -> Response:
+        """Exchange an agent's id and password for a token.
+
+        Attempts are limited per agent id and per client address (429)."""
+        address = request.client.host if request.client else "unknown"
+        kefu.login_limits.check(body.agent_id, address)
         record = await kefu.store.get_agent(body.agent_id)
         ok = (
             record is not None
@@ -283,6 +287,17 @@ def _add_agent_routes(app: FastAPI, kefu: "Kefu") -> None:
         token, expires_at = kefu.auth.agent_token(record.id, record.token_version)
         logger.info("agent logged in", extra={"agent_id": record.id})
         return json_response({"token": token, "expires_at": iso(expires_at)})
+
+    @app.post(
+        "/v1/agents/logout",
+        response_model=schemas.StatusOut,
+        responses=_ERRORS,
+        tags=["agents"],
+    )
+    async def logout(who: Agent) -> Response:
+        """Revoke every token of the calling agent, on every device."""
+        await kefu.revoke_agent_tokens(who.id)
+        return json_response({"status": "logged_out"})
 
     @app.put(
         "/v1/agents/me/status",

@@ -101,6 +101,19 @@ class PerKeyLimit:
             del self._buckets[key]
 
 
+class LoginLimits:
+    """Login attempts: 5 a minute per agent id, 20 a minute per address."""
+
+    def __init__(self, per_agent: int = 5, per_address: int = 20) -> None:
+        message = "too many login attempts; wait a minute"
+        self._agents = PerKeyLimit(per_agent / 60.0, per_agent, message)
+        self._addresses = PerKeyLimit(per_address / 60.0, per_address, message)
+
+    def check(self, agent_id: str, address: str) -> None:
+        self._addresses.check(address)
+        self._agents.check(agent_id)
+
+
 class FrameHandler:
     """Dispatches one connection's frames to the session engine."""
 
