@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -321,3 +322,142 @@ def bench(
     click.echo(suite.table(report))
     if json_out is not None:
         json_out.write_text(json.dumps(report, indent=2))
+
+
+def _store_options(command: Any) -> Any:
+    """--data-dir and --store-url, as ``kefu serve`` takes them."""
+    command = click.option("--store-url", envvar="KEFU_STORE_URL", default=None)(
+        command
+    )
+    return click.option(
+        "--data-dir",
+        default="./kefu-data",
+        show_default=True,
+        type=click.Path(file_okay=False, path_type=Path),
+        envvar="KEFU_DATA_DIR",
+    )(command)
+
+
+def _run_admin(work: Any) -> Any:
+    import asyncio
+
+    from kefu.admin import AdminError
+
+    try:
+        return asyncio.run(work)
+    except AdminError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@main.group()
+def agents() -> None:
+    """Manage agents (supervisors and admins are agents with a role)."""
+
+
+@agents.command("add")
+@click.argument("agent_id")
+@click.option("--name", required=True)
+@click.option("--capacity", default=5, show_default=True, type=int)
+@click.option(
+    "--skills",
+    default="general",
+    show_default=True,
+    help="Comma-separated skill groups.",
+)
+@click.option(
+    "--role",
+    default="agent",
+    show_default=True,
+    type=click.Choice(["agent", "supervisor", "admin"]),
+)
+@click.password_option("--password", envvar="KEFU_NEW_AGENT_PASSWORD")
+@_store_options
+def agents_add(
+    agent_id: str,
+    name: str,
+    capacity: int,
+    skills: str,
+    role: str,
+    password: str,
+    data_dir: Path,
+    store_url: str | None,
+) -> None:
+    """Create an agent."""
+    from kefu import admin
+
+    async def work() -> None:
+        async with admin.open_store(data_dir, store_url) as store:
+            groups = [s.strip() for s in skills.split(",") if s.strip()]
+            await admin.add_agent(
+                store, agent_id, name, password, capacity, groups, role
+            )
+
+    _run_admin(work())
+    click.echo(f"added {agent_id}")
+
+
+@agents.command("list")
+@_store_options
+def agents_list(data_dir: Path, store_url: str | None) -> None:
+    """List agents."""
+    from kefu import admin
+
+    async def work() -> None:
+        async with admin.open_store(data_dir, store_url) as store:
+            for a in await store.list_agents():
+                state = "disabled" if a.disabled else "active"
+                click.echo(
+                    f"{a.id}\t{a.name}\t{a.role}\tcapacity={a.capacity}\t"
+                    f"skills={','.join(a.skills)}\t{state}"
+                )
+
+    _run_admin(work())
+
+
+@agents.command("disable")
+@click.argument("agent_id")
+@_store_options
+def agents_disable(agent_id: str, data_dir: Path, store_url: str | None) -> None:
+    """Refuse an agent's logins and void their tokens."""
+    from kefu import admin
+
+    async def work() -> None:
+        async with admin.open_store(data_dir, store_url) as store:
+            await admin.disable_agent(store, agent_id)
+
+    _run_admin(work())
+    click.echo(f"disabled {agent_id}")
+
+
+@main.group()
+def groups() -> None:
+    """Manage skill groups."""
+
+
+@groups.command("add")
+@click.argument("name")
+@_store_options
+def groups_add(name: str, data_dir: Path, store_url: str | None) -> None:
+    """Create a skill group."""
+    from kefu import admin
+
+    async def work() -> None:
+        async with admin.open_store(data_dir, store_url) as store:
+            await admin.add_group(store, name)
+
+    _run_admin(work())
+    click.echo(f"added {name}")
+
+
+@groups.command("list")
+@_store_options
+def groups_list(data_dir: Path, store_url: str | None) -> None:
+    """List skill groups."""
+    from kefu import admin
+
+    async def work() -> None:
+        async with admin.open_store(data_dir, store_url) as store:
+            for name in await store.list_groups():
+                click.echo(name)
+
+    _run_admin(work())

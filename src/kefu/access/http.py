@@ -284,6 +284,9 @@ def _add_agent_routes(app: FastAPI, kefu: "Kefu") -> None:
         )
         if not ok or record is None:
             raise Unauthorized("unknown agent or wrong password")
+        # An agent added by an operator since start-up becomes known here.
+        kefu.auth.set_agent_version(record.id, record.token_version)
+        kefu.engine.register_agent(record)
         token, expires_at = kefu.auth.agent_token(record.id, record.token_version)
         logger.info("agent logged in", extra={"agent_id": record.id})
         return json_response({"token": token, "expires_at": iso(expires_at)})
