@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from kefu.access import schemas
 from kefu.access.admission import CONTACT, HISTORY, LIVE
 from kefu.access.auth import verify_password
+from kefu.access.dashboard import add_dashboard_routes
 from kefu.access.pages import add_page_routes
 from kefu.errors import (
     Forbidden,
@@ -80,6 +81,7 @@ def build_app(kefu: "Kefu") -> FastAPI:
     if kefu.settings.demo:
         _add_demo_routes(app, kefu)
     add_page_routes(app, kefu)
+    add_dashboard_routes(app, kefu)
     app.add_api_websocket_route("/v1/ws", kefu.websocket)
     return app
 
