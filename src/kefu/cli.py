@@ -461,3 +461,24 @@ def groups_list(data_dir: Path, store_url: str | None) -> None:
                 click.echo(name)
 
     _run_admin(work())
+
+
+@main.command("migrate")
+@_store_options
+def migrate_store(data_dir: Path, store_url: str | None) -> None:
+    """Bring the store's schema to the one this kefu needs."""
+    from sqlalchemy import create_engine
+
+    from kefu.backends import migrate
+    from kefu.backends.sql import engine_url, sqlite_url
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(engine_url(store_url or sqlite_url(data_dir)))
+    try:
+        with engine.begin() as connection:
+            before = migrate.current(connection)
+            migrate.upgrade(connection)
+            after = migrate.current(connection)
+    finally:
+        engine.dispose()
+    click.echo(f"schema: {before or 'empty'} -> {after}")

@@ -59,3 +59,9 @@ def screenshots() -> Path:
 
 # The fake SMS provider process, shared with the end-to-end tests.
 from tests.e2e.test_verification import fake_sms as fake_sms  # noqa: E402
+
+
+@pytest.fixture
+def store_args() -> list[str]:
+    """Pages are tested on the embedded store only; the API suite covers the rest."""
+    return []

@@ -11,12 +11,21 @@ import httpx
 from tests.kefu_client import Api, Server, connect, customer_token, login
 
 
+def _store(server: Server) -> list[str]:
+    """The --data-dir and --store-url the server runs on."""
+    found = ["--data-dir", str(server.data_dir)]
+    if "--store-url" in server.args:
+        at = server.args.index("--store-url")
+        found += server.args[at : at + 2]
+    return found
+
+
 def _kefu(server: Server, *args: str, password: str | None = None) -> str:
     env = {**os.environ}
     if password is not None:
         env["KEFU_NEW_AGENT_PASSWORD"] = password
     done = subprocess.run(
-        [sys.executable, "-m", "kefu", *args, "--data-dir", str(server.data_dir)],
+        [sys.executable, "-m", "kefu", *args, *_store(server)],
         capture_output=True,
         text=True,
         env=env,
@@ -79,8 +88,7 @@ def test_bad_admin_requests_fail_clearly(server: Server) -> None:
         "x-1",
         "--name",
         "X",
-        "--data-dir",
-        str(server.data_dir),
+        *_store(server),
     ]
     cases = [
         (["--skills", "nowhere"], "long enough pw", "no such skill groups: nowhere"),
@@ -104,8 +112,7 @@ def test_bad_admin_requests_fail_clearly(server: Server) -> None:
             "agents",
             "disable",
             "ghost",
-            "--data-dir",
-            str(server.data_dir),
+            *_store(server),
         ],
         capture_output=True,
         text=True,

@@ -1,5 +1,7 @@
 """Tables of the durable store, shared by every SQL engine.
 
+Changing a table here needs a migration in ``migrations/versions/`` too.
+
 Times are seconds since the epoch (double precision), converted to ISO 8601
 only at the API's edge.
 """
@@ -18,8 +20,6 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-
-SCHEMA_VERSION = "1"
 
 metadata = MetaData()
 

@@ -26,7 +26,7 @@ from opentelemetry import trace
 from sqlalchemy import Connection, Engine, create_engine, event, select, update
 from sqlalchemy.engine import Row
 
-from kefu.backends import schema
+from kefu.backends import migrate, schema
 from kefu.backends.store import AgentRecord
 from kefu.errors import Overloaded, StoreUnavailable
 from kefu.sessions.model import Message, Role, Session, SessionState
@@ -71,8 +71,10 @@ class SqlStore:
     # -- lifecycle ----------------------------------------------------------
 
     async def start(self) -> None:
-        await self._in_writer(schema.metadata.create_all)
-        await self._in_writer(_check_schema_version)
+        """Check (SQLite: apply) the schema, then start the writer."""
+        if self._engine.dialect.name == "sqlite":
+            await self._in_writer(migrate.upgrade)
+        await self._in_writer(migrate.check)
         self._writer = asyncio.create_task(self._write_loop(), name="kefu-store-writer")
 
     async def stop(self) -> None:
@@ -324,8 +326,24 @@ class SqlStore:
 # -- helpers -------------------------------------------------------------------
 
 
+def engine_url(url: str) -> str:
+    """The SQLAlchemy URL with kefu's drivers (psycopg 3, PyMySQL) filled in."""
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    if url.startswith("mysql://") or url.startswith("mariadb://"):
+        url = "mysql+pymysql://" + url.split("://", 1)[1]
+    if url.startswith("mysql+pymysql://") and "charset=" not in url:
+        url += ("&" if "?" in url else "?") + "charset=utf8mb4"
+    return url
+
+
 def _make_engine(settings: SqlSettings) -> Engine:
-    engine = create_engine(settings.url, pool_size=settings.read_threads + 1)
+    engine = create_engine(
+        engine_url(settings.url),
+        pool_size=settings.read_threads + 1,
+        # A server restarted under kefu leaves dead connections in the pool.
+        pool_pre_ping=True,
+    )
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
@@ -339,21 +357,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
-
-
-def _check_schema_version(conn: Connection) -> None:
-    table = schema.meta
-    found = conn.execute(
-        select(table.c.value).where(table.c.key == "schema_version")
-    ).scalar()
-    if found is None:
-        conn.execute(
-            table.insert().values(key="schema_version", value=schema.SCHEMA_VERSION)
-        )
-    elif found != schema.SCHEMA_VERSION:
-        raise RuntimeError(
-            f"store schema version {found} is not {schema.SCHEMA_VERSION}"
-        )
 
 
 def _run_all(conn: Connection, ops: list[WriteOp]) -> None:
