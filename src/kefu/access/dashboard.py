@@ -38,6 +38,7 @@ from fastapi.responses import FileResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from kefu.access.pages import STATIC_DIR, content_security_policy
+from kefu.access.schemas import ERROR_RESPONSES
 from kefu.errors import Forbidden, Unauthorized
 from kefu.observability.canary import CANARY_GROUP
 from kefu.observability.figures import (
@@ -333,7 +334,7 @@ def add_dashboard_routes(app: FastAPI, kefu: Kefu) -> None:
             media_type="text/html; charset=utf-8",
         )
 
-    @app.post("/v1/dashboard/ticket", tags=["dashboard"])
+    @app.post("/v1/dashboard/ticket", tags=["dashboard"], responses=ERROR_RESPONSES)
     async def ticket(credentials: Credentials) -> Response:
         """A single-use ticket that opens the dashboard's stream."""
         if credentials is None:
@@ -346,7 +347,18 @@ def add_dashboard_routes(app: FastAPI, kefu: Kefu) -> None:
         body = {"ticket": value, "expires_at": iso(expires_at)}
         return Response(orjson.dumps(body), media_type="application/json")
 
-    @app.get("/v1/dashboard/stream", tags=["dashboard"])
+    @app.get(
+        "/v1/dashboard/stream",
+        tags=["dashboard"],
+        response_class=Response,
+        responses={
+            **ERROR_RESPONSES,
+            200: {
+                "content": {"text/event-stream": {}},
+                "description": "One `figures` event per second.",
+            },
+        },
+    )
     async def stream(ticket: Annotated[str, Query(max_length=2048)]) -> Response:
         """Server-sent events: one ``figures`` event per second."""
         # Check the ticket and the account before the stream starts.

@@ -33,7 +33,14 @@ from kefu.errors import (
 )
 from kefu.observability.canary import is_canary
 from kefu.routing.router import AgentStatus
-from kefu.sessions.model import Principal, Role, iso, message_json, session_json
+from kefu.sessions.model import (
+    MAX_SEQ,
+    Principal,
+    Role,
+    iso,
+    message_json,
+    session_json,
+)
 
 if TYPE_CHECKING:
     from kefu.service import Kefu
@@ -43,10 +50,7 @@ logger = logging.getLogger(__name__)
 _bearer = HTTPBearer(auto_error=False, description="A customer or agent token.")
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": schemas.ErrorOut}
-    for status in (400, 401, 403, 404, 409, 413, 429, 503)
-}
+_ERRORS = schemas.ERROR_RESPONSES
 
 
 def json_response(
@@ -188,7 +192,7 @@ def _add_session_routes(app: FastAPI, kefu: "Kefu") -> None:
     async def list_messages(
         session_id: str,
         who: Who,
-        after_seq: Annotated[int, Query(ge=0)] = 0,
+        after_seq: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
     ) -> Response:
         """Messages after ``after_seq`` in ascending seq order."""
@@ -288,7 +292,7 @@ def _add_agent_routes(app: FastAPI, kefu: "Kefu") -> None:
             raise Unauthorized("unknown agent or wrong password")
         # An agent added by an operator since start-up becomes known here.
         kefu.auth.set_agent_version(record.id, record.token_version)
-        kefu.engine.register_agent(record)
+        await kefu.engine.register_agent(record)
         token, expires_at = kefu.auth.agent_token(record.id, record.token_version)
         logger.info("agent logged in", extra={"agent_id": record.id})
         return json_response({"token": token, "expires_at": iso(expires_at)})
@@ -364,7 +368,17 @@ def _add_ops_routes(app: FastAPI, kefu: "Kefu") -> None:
             {"error": {"code": "not_ready", "message": "kefu is not ready"}}, 503
         )
 
-    @app.get("/metrics", tags=["operations"])
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        response_class=Response,
+        responses={
+            200: {
+                "content": {"text/plain": {}},
+                "description": "Prometheus text exposition format.",
+            }
+        },
+    )
     async def metrics() -> Response:
         """Prometheus text format."""
         return Response(

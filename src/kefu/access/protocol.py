@@ -25,6 +25,7 @@ from kefu.observability.metrics import Metrics
 from kefu.sessions import frames
 from kefu.sessions.engine import SessionEngine
 from kefu.sessions.fanout import Connection
+from kefu.sessions.model import MAX_SEQ
 
 logger = logging.getLogger(__name__)
 tracer = trace.get_tracer("kefu")
@@ -265,8 +266,12 @@ def _string(frame: dict[str, Any], key: str) -> str:
 
 def _integer(frame: dict[str, Any], key: str, minimum: int) -> int:
     value = frame.get(key)
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise InvalidRequest(f"'{key}' must be an integer >= {minimum}")
+    if (
+        not isinstance(value, int)
+        or isinstance(value, bool)
+        or not minimum <= value <= MAX_SEQ
+    ):
+        raise InvalidRequest(f"'{key}' must be an integer from {minimum} to {MAX_SEQ}")
     return value
 
 

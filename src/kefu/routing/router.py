@@ -143,8 +143,13 @@ class Router:
 
     # -- agents -------------------------------------------------------------
 
-    def add_agent(self, agent_id: str, capacity: int, skills: Iterable[str]) -> None:
-        """Register an agent (offline and disconnected) or update their profile."""
+    def add_agent(
+        self, agent_id: str, capacity: int, skills: Iterable[str], now: float = 0.0
+    ) -> list[Assignment]:
+        """Register an agent (offline and disconnected) or update their profile.
+
+        More capacity or a new skill for an agent on duty drains queues at once.
+        """
         existing = self._agents.get(agent_id)
         if existing is not None:
             self._unrank(existing)
@@ -157,6 +162,7 @@ class Router:
         for name in agent.skills:
             self._group(name).members.append(agent_id)
         self._rank(agent)
+        return self._drain_for(agent, now)
 
     def set_status(
         self, agent_id: str, status: AgentStatus, now: float
@@ -427,8 +433,7 @@ class Router:
             return self._next_in_turn(group, skip)
         candidates = [
             self._agents[agent_id]
-            for _, _, agent_id in _ranked_candidates(group, self.strategy)
-            if agent_id != skip
+            for _, _, agent_id in _ranked_candidates(group, self.strategy, skip)
         ]
         if not candidates:
             return None
@@ -472,17 +477,22 @@ def _front(waiting: Waiting, *, skip_agent: str | None) -> Waiting:
 
 
 def _ranked_candidates(
-    group: _Group, strategy: Strategy
+    group: _Group, strategy: Strategy, skip: str | None
 ) -> Iterator[tuple[int, float, str]]:
-    """Available agents the strategy may choose from, best first."""
-    if not group.ranked:
+    """Available agents the strategy may choose from, best first.
+
+    An agent the session must skip is left out before anything is compared,
+    so the lowest load (and the 1.5x threshold) is that of the others.
+    """
+    ranks = (rank for rank in group.ranked if rank[2] != skip)
+    first = next(ranks, None)
+    if first is None:
         return
+    yield first
     if strategy is Strategy.LEAST_LOADED:
-        # The best agent, plus a few runners-up in case the best must be skipped.
-        yield from group.ranked.islice(0, 2)
         return
-    threshold = group.ranked[0][0] * 1.5
-    for rank in group.ranked:
+    threshold = first[0] * 1.5
+    for rank in ranks:
         if rank[0] > threshold:
             return
         yield rank

@@ -138,7 +138,7 @@ class SessionEngine:
     async def start(self) -> None:
         """Rebuild live state from the store after a (re)start."""
         for agent in await self.store.list_agents():
-            self.register_agent(agent)
+            await self.register_agent(agent)
         now = self.clock()
         for session in await self.store.open_sessions():
             self._remember(session)
@@ -158,13 +158,15 @@ class SessionEngine:
                 self._start_grace(agent_id)
         logger.info("engine started with %d open sessions", len(self._live))
 
-    def register_agent(self, agent: AgentRecord) -> None:
+    async def register_agent(self, agent: AgentRecord) -> None:
         """Make an agent known to the router (or update their profile)."""
         if agent.disabled:
             return
         capacity = 1_000_000 if self.settings.ignore_capacity else agent.capacity
-        self.router.add_agent(agent.id, capacity, agent.skills)
         self._names[agent.id] = agent.name
+        await self._apply(
+            self.router.add_agent(agent.id, capacity, agent.skills, self.clock())
+        )
 
     async def stop(self) -> None:
         for handle in self._grace.values():

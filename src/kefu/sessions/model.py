@@ -14,6 +14,10 @@ from typing import Any
 from kefu.errors import Conflict, SessionClosed
 from kefu.sessions.verification import VerificationState
 
+#: The largest seq a session can reach (and a client may name): the store
+#: keeps seqs in 32-bit integer columns.
+MAX_SEQ = 2**31 - 1
+
 
 class SessionState(enum.StrEnum):
     QUEUED = "queued"
