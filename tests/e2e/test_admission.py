@@ -17,15 +17,17 @@ async def test_full_limiter_sheds_contacts_and_history_but_not_live_messages(
     tmp_path: Path,
 ) -> None:
     """At the limit, contacts and history get 503 + Retry-After; live writes pass."""
-    kefu = Kefu(Settings(data_dir=tmp_path, demo=True,
-                         customer_token_secret=CUSTOMER_SECRET))
+    kefu = Kefu(
+        Settings(data_dir=tmp_path, demo=True, customer_token_secret=CUSTOMER_SECRET)
+    )
     limiter = AdaptiveLimiter("test", FixedLimit(10))
     kefu.admission = Admission(limiter)
     async with kefu.lifespan(None):
         transport = httpx.ASGITransport(app=kefu.app)
         headers = {"authorization": f"Bearer {customer_token('busy')}"}
-        async with httpx.AsyncClient(transport=transport, base_url="http://kefu",
-                                     headers=headers) as http:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://kefu", headers=headers
+        ) as http:
             r = await http.post("/v1/contacts", json={"text": "hi", "channel": "app"})
             sid = r.json()["session"]["id"]
             # Take every slot each partition can get, borrowed or guaranteed.
@@ -45,8 +47,10 @@ async def test_full_limiter_sheds_contacts_and_history_but_not_live_messages(
             # may not borrow the last slots of the limit.
             while limiter.inflight >= limiter.limit:
                 held[LIVE].pop().on_ignore()
-            r = await http.post(f"/v1/sessions/{sid}/messages",
-                                json={"text": "still there?", "client_msg_id": "l1"})
+            r = await http.post(
+                f"/v1/sessions/{sid}/messages",
+                json={"text": "still there?", "client_msg_id": "l1"},
+            )
             assert r.status_code == 201
             r = await http.post("/v1/contacts", json={"text": "hi", "channel": "app"})
             assert r.status_code == 503

@@ -33,5 +33,7 @@ async def test_canary_succeeds_and_is_not_counted_as_business(make_server: Any) 
         assert _samples(metrics, "kefu_canary_success") == {"kefu_canary_success": 1.0}
         assert _samples(metrics, "kefu_contacts_total") == {}
         assert _samples(metrics, "kefu_first_response_seconds_count") in (
-            {}, {"kefu_first_response_seconds_count": 0.0})
+            {},
+            {"kefu_first_response_seconds_count": 0.0},
+        )
         assert "kefu-canary" not in metrics.replace("kefu_canary", "")

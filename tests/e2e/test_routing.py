@@ -252,9 +252,15 @@ async def test_agents_see_groups_and_colleagues_for_transfers(server: Server) ->
         assert groups == ["account", "billing", "delivery", "general", "orders"]
         roster = (await agent.http.get("/v1/agents")).json()["agents"]
         me = next(a for a in roster if a["id"] == "agent-3")
-        assert me == {"id": "agent-3", "name": "Agent 3", "status": "online",
-                      "connected": True, "load": 0, "capacity": 5,
-                      "skills": sorted(groups)}
+        assert me == {
+            "id": "agent-3",
+            "name": "Agent 3",
+            "status": "online",
+            "connected": True,
+            "load": 0,
+            "capacity": 5,
+            "skills": sorted(groups),
+        }
         assert len(roster) == 9  # eight agents and the demo supervisor
         supervisor = next(a for a in roster if a["id"] == "supervisor-1")
         assert supervisor["capacity"] == 0

@@ -23,9 +23,18 @@ def fake_sms() -> Iterator[str]:
     """A ``kefu fake-sms`` process on a free port; yields its base URL."""
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "kefu", "fake-sms", "--port", str(port),
-         "--latency-ms", "20"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "kefu",
+            "fake-sms",
+            "--port",
+            str(port),
+            "--latency-ms",
+            "20",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 20
@@ -86,8 +95,10 @@ async def test_refund_contact_is_verified_with_the_sms_code(
         assert r.status_code == 200, r.text
         assert r.json()["session"]["verification"] == {"state": "verified"}
         await agent_ws.wait_for(
-            lambda f: f["type"] == "session"
-            and (f["session"].get("verification") or {}).get("state") == "verified"
+            lambda f: (
+                f["type"] == "session"
+                and (f["session"].get("verification") or {}).get("state") == "verified"
+            )
         )
     # Sessions of other issue types carry no verification at all.
     other = await customer.contact("my food is cold")
@@ -138,8 +149,10 @@ async def test_slow_provider_never_holds_up_a_contact(
         assert session["verification"] == {"state": "pending"}
         # The breaker's 1 s timeout gives up on the provider, not the contact.
         await _wait_state(customer, session["id"], "unavailable")
-        r = await customer.http.post(f"/v1/sessions/{session['id']}/messages",
-                                     json={"text": "still here", "client_msg_id": "x"})
+        r = await customer.http.post(
+            f"/v1/sessions/{session['id']}/messages",
+            json={"text": "still here", "client_msg_id": "x"},
+        )
         assert r.status_code == 201
     await agent.close()
     await customer.close()
@@ -169,12 +182,15 @@ async def test_code_can_be_given_over_the_websocket(
         error = await ws.wait_for(lambda f: f["type"] == "error")
         assert (error["code"], error["session_id"]) == ("wrong_code", sid)
         await ws.send({"type": "verify", "session_id": sid, "code": "12"})
-        bad = await ws.wait_for(lambda f: f["type"] == "error"
-                                and f["code"] == "invalid_request")
+        bad = await ws.wait_for(
+            lambda f: f["type"] == "error" and f["code"] == "invalid_request"
+        )
         assert bad["session_id"] == sid
         await ws.send({"type": "verify", "session_id": sid, "code": code})
         await ws.wait_for(
-            lambda f: f["type"] == "session"
-            and (f["session"].get("verification") or {}).get("state") == "verified"
+            lambda f: (
+                f["type"] == "session"
+                and (f["session"].get("verification") or {}).get("state") == "verified"
+            )
         )
     await customer.close()

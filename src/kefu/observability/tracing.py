@@ -21,6 +21,7 @@ from opentelemetry import context, propagate, trace
 
 tracer = trace.get_tracer("kefu")
 
+
 def configure(endpoint: str | None, service_name: str = "kefu") -> None:
     """Export spans to an OTLP/HTTP collector at ``endpoint`` (if given)."""
     if not endpoint:

@@ -23,7 +23,11 @@ def test_train_writes_every_model_file(tiny_model: Path) -> None:
     """train writes the network, vocabulary, labels, config and metrics."""
     names = sorted(p.name for p in tiny_model.iterdir())
     assert names == [
-        "config.json", "labels.json", "metrics.json", "model.onnx", "vocabulary.json"
+        "config.json",
+        "labels.json",
+        "metrics.json",
+        "model.onnx",
+        "vocabulary.json",
     ]
     metrics = json.loads((tiny_model / "metrics.json").read_text("utf-8"))
     assert metrics["best_epoch"] >= 1

@@ -15,7 +15,13 @@ from kefu.classifier.features import (
 def test_tokenize_splits_chinese_into_characters_and_keeps_english_words() -> None:
     """Chinese text becomes one token per character; Latin runs stay whole words."""
     assert tokenize("我要退款 please REFUND!") == [
-        "我", "要", "退", "款", "please", "refund", "!",
+        "我",
+        "要",
+        "退",
+        "款",
+        "please",
+        "refund",
+        "!",
     ]
 
 

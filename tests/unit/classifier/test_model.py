@@ -18,8 +18,15 @@ from kefu.classifier.errors import ModelLoadError
 from kefu.classifier.model import OnnxClassifier
 from kefu.classifier.training import TrainSettings, save, train
 
-PROBES = ["我要退款", "where is my refund", "外卖还没到", "my order is late",
-          "忘记密码", "coupon not working", "zzz qqq"]
+PROBES = [
+    "我要退款",
+    "where is my refund",
+    "外卖还没到",
+    "my order is late",
+    "忘记密码",
+    "coupon not working",
+    "zzz qqq",
+]
 
 
 def test_onnx_and_pytorch_agree_after_round_trip(
@@ -131,9 +138,18 @@ def test_serving_module_imports_neither_torch_nor_sklearn() -> None:
 def test_oos_rows_train_a_rejection_class(tiny_csv: Path) -> None:
     """Rows labelled oos become a rejection class and switch on the balanced rule."""
     data = read_labelled(tiny_csv, "text", "label")
-    off_topic = ["今天天气怎么样", "what is the capital of france", "讲个笑话",
-                 "play some music", "明天会下雨吗", "tell me a joke",
-                 "how tall is everest", "推荐一部电影", "what time is it", "你是谁"]
+    off_topic = [
+        "今天天气怎么样",
+        "what is the capital of france",
+        "讲个笑话",
+        "play some music",
+        "明天会下雨吗",
+        "tell me a joke",
+        "how tall is everest",
+        "推荐一部电影",
+        "what time is it",
+        "你是谁",
+    ]
     data = type(data)(data.texts + tuple(off_topic), data.labels + ("oos",) * 10)
     settings = TrainSettings(max_epochs=4, buckets=512, threads=1, hidden_size=16)
     trained = train(data, settings, lambda _: None)
