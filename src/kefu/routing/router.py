@@ -316,6 +316,10 @@ class Router:
             return []
         return [group.waiting[key].session_id for key in group.queue]
 
+    def queue_length(self, skill_group: str) -> int:
+        group = self._groups.get(skill_group)
+        return 0 if group is None else len(group.keys)
+
     def position(self, session_id: str) -> int | None:
         """1-based place of a waiting session in its queue, else None."""
         group_name = self._session_group.get(session_id)

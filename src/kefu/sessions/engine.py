@@ -241,7 +241,10 @@ class SessionEngine:
             },
         )
         await self._apply(a for a in assignments if a.session_id != session.id)
-        self._mark_dirty(session.skill_group)
+        # A contact that joined at the tail moved nobody else in the queue.
+        position = self.router.position(session.id)
+        if assignments or position != self.router.queue_length(session.skill_group):
+            self._mark_dirty(session.skill_group)
         if session.verification is VerificationState.PENDING:
             view = await self._request_verification(live) or view
         return view
@@ -684,11 +687,14 @@ class SessionEngine:
     def _announce_positions(self) -> None:
         groups, self._dirty_groups = self._dirty_groups, set()
         for group in groups:
-            for session_id in self.router.queue(group):
+            # Staffing and handle time are the group's, so reckon them once.
+            slots = self.router.staffed_slots(group)
+            handle_time = self._handle_time_of(group)
+            for position, session_id in enumerate(self.router.queue(group), 1):
                 live = self._live.get(session_id)
                 if live is None or live.session.state is not SessionState.QUEUED:
                     continue
-                info = self._queue_info(session_id, group)
+                info = _queue_info(position, slots, handle_time)
                 if _worth_telling(live.last_queue, info):
                     live.last_queue = info
                     self._deliver(
@@ -700,11 +706,12 @@ class SessionEngine:
         position = self.router.position(session_id)
         if position is None:
             return None
-        handle_time = self._handle_time.get(group, self.settings.default_handle_time_s)
-        wait = wait_at_position_s(
-            position, self.router.staffed_slots(group), handle_time
+        return _queue_info(
+            position, self.router.staffed_slots(group), self._handle_time_of(group)
         )
-        return QueueInfo(position, None if wait is None else round(wait, 1))
+
+    def _handle_time_of(self, group: str) -> float:
+        return self._handle_time.get(group, self.settings.default_handle_time_s)
 
     def _measure_handle_time(self, session: Session) -> None:
         if session.assigned_at is None or session.closed_at is None:
@@ -823,6 +830,11 @@ def _participants(session: Session) -> list[UserKey]:
     if session.agent_id is not None and session.state is not SessionState.QUEUED:
         users.append((Role.AGENT, session.agent_id))
     return users
+
+
+def _queue_info(position: int, slots: int, handle_time_s: float) -> QueueInfo:
+    wait = wait_at_position_s(position, slots, handle_time_s)
+    return QueueInfo(position, None if wait is None else round(wait, 1))
 
 
 def _worth_telling(old: QueueInfo | None, new: QueueInfo | None) -> bool:
