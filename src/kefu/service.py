@@ -76,7 +76,10 @@ class Kefu:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.metrics = Metrics()
         self.store = SqlStore(
-            SqlSettings(settings.store_url or sqlite_url(settings.data_dir))
+            SqlSettings(settings.store_url or sqlite_url(settings.data_dir)),
+            observe=lambda op, seconds: self.metrics.store_latency.labels(op).observe(
+                seconds
+            ),
         )
         self.auth = Authenticator(_token_settings(settings))
         old_rule = defects.QUEUE_ORDER_ASSIGNMENT in settings.defects

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -56,8 +57,14 @@ def sqlite_url(data_dir: Path) -> str:
 class SqlStore:
     """:class:`kefu.backends.store.Store` on SQLAlchemy Core."""
 
-    def __init__(self, settings: SqlSettings) -> None:
+    def __init__(
+        self,
+        settings: SqlSettings,
+        observe: Callable[[str, float], None] | None = None,
+    ) -> None:
         self.settings = settings
+        #: Called with ("read" | "write", seconds) after every operation.
+        self._observe = observe or (lambda op, seconds: None)
         self._engine = _make_engine(settings)
         self._writer_thread = ThreadPoolExecutor(1, thread_name_prefix="kefu-store-w")
         self._readers = ThreadPoolExecutor(
@@ -246,8 +253,12 @@ class SqlStore:
 
     async def _write(self, op: WriteOp) -> None:
         """Queue a write and wait until it is committed."""
+        started = time.perf_counter()
         with tracer.start_as_current_span("kefu.store.write"):
-            await self._write_untraced(op)
+            try:
+                await self._write_untraced(op)
+            finally:
+                self._observe("write", time.perf_counter() - started)
 
     async def _write_untraced(self, op: WriteOp) -> None:
         if self._writer is None or self._writer.done():
@@ -314,6 +325,7 @@ class SqlStore:
             with self._engine.connect() as conn:
                 return fn(conn)
 
+        started = time.perf_counter()
         try:
             return await asyncio.get_running_loop().run_in_executor(self._readers, run)
         except Exception as exc:
@@ -321,6 +333,8 @@ class SqlStore:
             raise StoreUnavailable(
                 "the store could not be read", retry_after_s=1.0
             ) from exc
+        finally:
+            self._observe("read", time.perf_counter() - started)
 
 
 # -- helpers -------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """JSON-lines logs: structlog rendering on top of the standard library's logging.
 
 Every record is one JSON object with ``event``, ``level``, ``logger``,
-``timestamp`` and whatever ids the caller attached (``session_id``,
-``agent_id``).  Message text, tokens and codes are never logged.
+``timestamp``, ``trace_id`` while a trace is being recorded, and whatever ids
+the caller attached (``session_id``, ``agent_id``).  Message text, tokens and
+codes are never logged.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import logging
 import sys
 
 import structlog
+from opentelemetry import trace
 
 
 def configure(level: str = "info") -> None:
@@ -19,6 +21,7 @@ def configure(level: str = "info") -> None:
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.stdlib.ExtraAdder(),
+        _add_trace_id,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     formatter = structlog.stdlib.ProcessorFormatter(
@@ -45,4 +48,15 @@ def _drop_color_message(
 ) -> structlog.types.EventDict:
     # uvicorn attaches a copy of each message with terminal colour codes.
     event.pop("color_message", None)
+    return event
+
+
+def _add_trace_id(
+    _logger: object, _name: str, event: structlog.types.EventDict
+) -> structlog.types.EventDict:
+    # The trace a record belongs to, when one is being recorded, so that logs
+    # and traces can be joined.
+    context = trace.get_current_span().get_span_context()
+    if context.is_valid:
+        event["trace_id"] = format(context.trace_id, "032x")
     return event
