@@ -9,7 +9,7 @@ import click
 
 from kefu import __version__
 from kefu.classifier.cli import classifier
-from kefu.config import Settings
+from kefu.config import Limits, Settings
 from kefu.routing.router import Strategy
 
 
@@ -84,6 +84,14 @@ main.add_command(classifier)
     help="Base URL of the SMS provider for verification codes.",
 )
 @click.option(
+    "--logins-per-address",
+    type=int,
+    default=20,
+    show_default=True,
+    envvar="KEFU_LOGINS_PER_ADDRESS",
+    help="Agent login attempts allowed per minute from one client address.",
+)
+@click.option(
     "--otlp-endpoint",
     envvar="KEFU_OTLP_ENDPOINT",
     default=None,
@@ -118,6 +126,7 @@ def serve(
     offer_timeout_s: float,
     classifier_model: Path | None,
     sms_url: str | None,
+    logins_per_address: int,
     otlp_endpoint: str | None,
     canary_interval_s: float,
     defects: str,
@@ -147,6 +156,7 @@ def serve(
         sms_url=sms_url,
         otlp_endpoint=otlp_endpoint,
         canary_interval_s=canary_interval_s,
+        limits=Limits(logins_per_address=logins_per_address),
         defects=parse_defects(defects),
         log_level=log_level,
         access_log=not no_access_log,

@@ -23,6 +23,9 @@ class Limits:
     send_buffer_frames: int = 1000
     #: Contacts one customer may open per minute (a burst of as many at once).
     contacts_per_minute: int = 10
+    #: Login attempts per minute for one agent id, and from one client address.
+    logins_per_agent: int = 5
+    logins_per_address: int = 20
     #: A WebSocket must authenticate within this many seconds.
     auth_timeout_s: float = 5.0
 

@@ -125,7 +125,9 @@ class Kefu:
             else None,
         )
         self.bus.subscribe("verification", VERIFICATION_TOPIC, self.verifier.handle)
-        self.login_limits = LoginLimits()
+        self.login_limits = LoginLimits(
+            settings.limits.logins_per_agent, settings.limits.logins_per_address
+        )
         self.contact_limit = PerKeyLimit(
             settings.limits.contacts_per_minute / 60.0,
             settings.limits.contacts_per_minute,

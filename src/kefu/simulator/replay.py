@@ -180,6 +180,9 @@ def _kefu(data_dir: Path, *extra: str) -> Iterator[str]:
         "--no-access-log",
         "--log-level",
         "warning",
+        # Every simulated agent logs in from this one address.
+        "--logins-per-address",
+        "100000",
         *extra,
     ]
     with _process(

@@ -77,6 +77,9 @@ def kefu_args(port: int, data_dir: Path) -> list[str]:
         "warning",
         "--offer-timeout",
         "3600",
+        # Every benchmark agent logs in from this one address.
+        "--logins-per-address",
+        "100000",
     ]
 
 
