@@ -105,6 +105,13 @@ class SqlStore:
     def pending_writes(self) -> int:
         return self._pending.qsize()
 
+    def connections(self) -> tuple[int, int]:
+        """Store connections (in use, idle in the pool)."""
+        pool = self._engine.pool
+        in_use = int(getattr(pool, "checkedout", lambda: 0)())
+        idle = int(getattr(pool, "checkedin", lambda: 0)())
+        return in_use, idle
+
     # -- sessions and messages ----------------------------------------------
 
     async def create_session(self, session: Session, first: Message) -> None:

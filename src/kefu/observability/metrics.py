@@ -127,6 +127,12 @@ class Metrics:
             "Writes accepted by the store and not yet durable.",
             registry=r,
         )
+        self.store_connections = Gauge(
+            "kefu_store_connections",
+            "Store connections by state: in use (checked out) or idle in the pool.",
+            ["state"],
+            registry=r,
+        )
         self.canary_latency = Histogram(
             "kefu_canary_seconds",
             "Time of one canary run, contact to close.",
