@@ -348,13 +348,18 @@ def _store_options(command: Any) -> Any:
     )(command)
 
 
-def _run_admin(work: Any) -> Any:
+def _on_store(data_dir: Path, store_url: str | None, work: Any) -> Any:
+    """Run ``work(store)`` on the store; an AdminError becomes a usage message."""
     import asyncio
 
-    from kefu.admin import AdminError
+    from kefu.admin import AdminError, open_store
+
+    async def run() -> Any:
+        async with open_store(data_dir, store_url) as store:
+            return await work(store)
 
     try:
-        return asyncio.run(work)
+        return asyncio.run(run())
     except AdminError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -395,14 +400,14 @@ def agents_add(
     """Create an agent."""
     from kefu import admin
 
-    async def work() -> None:
-        async with admin.open_store(data_dir, store_url) as store:
-            groups = [s.strip() for s in skills.split(",") if s.strip()]
-            await admin.add_agent(
-                store, agent_id, name, password, capacity, groups, role
-            )
-
-    _run_admin(work())
+    groups = [s.strip() for s in skills.split(",") if s.strip()]
+    _on_store(
+        data_dir,
+        store_url,
+        lambda store: admin.add_agent(
+            store, agent_id, name, password, capacity, groups, role
+        ),
+    )
     click.echo(f"added {agent_id}")
 
 
@@ -410,18 +415,12 @@ def agents_add(
 @_store_options
 def agents_list(data_dir: Path, store_url: str | None) -> None:
     """List agents."""
-    from kefu import admin
-
-    async def work() -> None:
-        async with admin.open_store(data_dir, store_url) as store:
-            for a in await store.list_agents():
-                state = "disabled" if a.disabled else "active"
-                click.echo(
-                    f"{a.id}\t{a.name}\t{a.role}\tcapacity={a.capacity}\t"
-                    f"skills={','.join(a.skills)}\t{state}"
-                )
-
-    _run_admin(work())
+    for a in _on_store(data_dir, store_url, lambda store: store.list_agents()):
+        state = "disabled" if a.disabled else "active"
+        click.echo(
+            f"{a.id}\t{a.name}\t{a.role}\tcapacity={a.capacity}\t"
+            f"skills={','.join(a.skills)}\t{state}"
+        )
 
 
 @agents.command("disable")
@@ -431,11 +430,7 @@ def agents_disable(agent_id: str, data_dir: Path, store_url: str | None) -> None
     """Refuse an agent's logins and void their tokens."""
     from kefu import admin
 
-    async def work() -> None:
-        async with admin.open_store(data_dir, store_url) as store:
-            await admin.disable_agent(store, agent_id)
-
-    _run_admin(work())
+    _on_store(data_dir, store_url, lambda store: admin.disable_agent(store, agent_id))
     click.echo(f"disabled {agent_id}")
 
 
@@ -451,11 +446,7 @@ def groups_add(name: str, data_dir: Path, store_url: str | None) -> None:
     """Create a skill group."""
     from kefu import admin
 
-    async def work() -> None:
-        async with admin.open_store(data_dir, store_url) as store:
-            await admin.add_group(store, name)
-
-    _run_admin(work())
+    _on_store(data_dir, store_url, lambda store: admin.add_group(store, name))
     click.echo(f"added {name}")
 
 
@@ -463,14 +454,8 @@ def groups_add(name: str, data_dir: Path, store_url: str | None) -> None:
 @_store_options
 def groups_list(data_dir: Path, store_url: str | None) -> None:
     """List skill groups."""
-    from kefu import admin
-
-    async def work() -> None:
-        async with admin.open_store(data_dir, store_url) as store:
-            for name in await store.list_groups():
-                click.echo(name)
-
-    _run_admin(work())
+    for name in _on_store(data_dir, store_url, lambda store: store.list_groups()):
+        click.echo(name)
 
 
 @main.command("migrate")

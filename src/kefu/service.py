@@ -81,7 +81,8 @@ class Kefu:
                 seconds
             ),
         )
-        self.auth = Authenticator(_token_settings(settings))
+        stored = _stored_secrets(settings.data_dir)
+        self.auth = Authenticator(_token_settings(settings, stored))
         old_rule = defects.QUEUE_ORDER_ASSIGNMENT in settings.defects
         self.router = Router(
             Strategy.ROUND_ROBIN if old_rule else settings.strategy,
@@ -104,7 +105,7 @@ class Kefu:
                 canary_group=CANARY_GROUP,
             ),
             bus=self.bus,
-            verification_key=_secret(settings.data_dir, "verification_key"),
+            verification_key=stored["verification_key"].encode(),
             on_message=self._count_message,
             on_first_response=self._observe_first_response,
         )
@@ -308,9 +309,8 @@ class Kefu:
         return snapshot
 
 
-def _token_settings(settings: Settings) -> TokenSettings:
-    """Secrets from the settings, else generated once and kept in the data dir."""
-    stored = _stored_secrets(settings.data_dir)
+def _token_settings(settings: Settings, stored: dict[str, str]) -> TokenSettings:
+    """Secrets from the settings, else those kept in the data dir."""
     customer = settings.customer_token_secret
     if customer is None:
         if not settings.demo:
@@ -324,10 +324,6 @@ def _token_settings(settings: Settings) -> TokenSettings:
         agent_secret=settings.agent_token_secret or stored["agent_secret"],
         customer_audience=settings.customer_token_audience,
     )
-
-
-def _secret(data_dir: Path, name: str) -> bytes:
-    return _stored_secrets(data_dir)[name].encode()
 
 
 _SECRET_NAMES = ("agent_secret", "demo_customer_secret", "verification_key")

@@ -451,9 +451,6 @@ class SessionEngine:
             [k for k in _participants(live.session) if k != (who.role, who.id)], frame
         )
 
-    def agent_name(self, agent_id: str) -> str | None:
-        return self._names.get(agent_id)
-
     def agent_roster(self) -> list[dict[str, Any]]:
         """Every known agent with status, connection and load."""
         router = self.router

@@ -50,9 +50,6 @@ class Hub:
             del self._by_user[key]
         return len(conns)
 
-    def of(self, role: Role, user_id: str) -> frozenset[Connection]:
-        return frozenset(self._by_user.get((role, user_id), ()))
-
     def deliver(self, users: Iterable[UserKey], frame: bytes) -> None:
         for key in users:
             for conn in tuple(self._by_user.get(key, ())):
